@@ -1,0 +1,230 @@
+"""Frozen spec objects: the metamodel as immutable values (metadata layer).
+
+Specs are built once from validated package documents by
+:mod:`yunying.metadata.builder` and never mutated; every runtime interpreter
+(tables, schema sync, record service, API) reads them. References between
+items are always stored *qualified* as ``"<package>.<code>"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from yunying.platform.i18n import Text
+
+__all__ = [
+    "FIELD_TYPES",
+    "SYSTEM_COLUMNS",
+    "FieldSpec",
+    "IndexSpec",
+    "NumberingSpec",
+    "ChildSpec",
+    "EntitySpec",
+    "DictionaryItemSpec",
+    "DictionarySpec",
+    "SeedSpec",
+    "Requirement",
+    "PackageSpec",
+    "qualify",
+    "split_qualified",
+]
+
+#: Every field type an entity may declare.
+FIELD_TYPES = (
+    "string", "text", "integer", "decimal", "money", "boolean", "date",
+    "datetime", "enum", "reference", "user", "org_unit", "attachment",
+    "computed",
+)
+
+#: Columns every entity table has; field codes may not reuse them.
+SYSTEM_COLUMNS = (
+    "id", "version", "created_at", "created_by", "updated_at", "updated_by",
+)
+
+#: Columns every child-line table has besides its fields.
+CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "line_no")
+
+
+def qualify(package: str, code: str) -> str:
+    """``'materials', 'item'`` → ``'materials.item'``; already qualified codes pass."""
+    return code if "." in code else f"{package}.{code}"
+
+
+def split_qualified(qualified: str) -> tuple[str, str]:
+    package, _, code = qualified.partition(".")
+    return package, code
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One declared field of an entity or of a child table."""
+
+    code: str
+    type: str
+    label: Text
+    required: bool = False
+    unique: bool = False
+    indexed: bool = False
+    default: Any = None            # a literal, or "today" / "now" for dates
+    length: int | None = None      # max length (string; required for string)
+    min_length: int | None = None
+    precision: int | None = None   # decimal / money
+    scale: int | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    pattern: str | None = None
+    dictionary: str | None = None  # enum → qualified dictionary code
+    reference: str | None = None   # reference → qualified entity code
+    formula: str | None = None     # computed
+    renamed_from: str | None = None
+    description: Text | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("integer", "decimal", "money")
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A composite index declared on an entity."""
+
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class NumberingSpec:
+    """Document numbering: ``pattern`` such as ``BX{yyyy}{mm}-{seq:4}`` fills
+    ``field`` on create; the sequence restarts per ``reset`` period."""
+
+    field: str
+    pattern: str
+    reset: str  # "never" | "year" | "month" | "day"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A child table (document lines) owned by an entity, ordered by line_no."""
+
+    code: str
+    label: Text
+    fields: tuple[FieldSpec, ...]
+    table_name: str
+
+    def field(self, code: str) -> FieldSpec | None:
+        return _find(self.fields, code)
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    package: str
+    code: str
+    label: Text
+    fields: tuple[FieldSpec, ...]
+    children: tuple[ChildSpec, ...] = ()
+    indexes: tuple[IndexSpec, ...] = ()
+    numbering: NumberingSpec | None = None
+    org_dimension: str | None = None
+    date_dimension: str | None = None
+    title_field: str | None = None
+    #: the natural key (a unique code field): seed rows are upserted by it and
+    #: seed/demo files refer to rows of this entity by its value.
+    key_field: str | None = None
+    search_fields: tuple[str, ...] = ()
+    default_sort: tuple[str, ...] = ("-id",)
+    description: Text | None = None
+
+    @property
+    def qualified_code(self) -> str:
+        return f"{self.package}.{self.code}"
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.package}_{self.code}"
+
+    def field(self, code: str) -> FieldSpec | None:
+        return _find(self.fields, code)
+
+    def child(self, code: str) -> ChildSpec | None:
+        return _find(self.children, code)
+
+
+@dataclass(frozen=True)
+class DictionaryItemSpec:
+    code: str
+    label: Text
+    parent: str | None = None
+    sort: int = 0
+    valid_from: date | None = None
+    valid_to: date | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class DictionarySpec:
+    package: str
+    code: str
+    label: Text
+    items: tuple[DictionaryItemSpec, ...]
+    hierarchical: bool = False
+
+    @property
+    def qualified_code(self) -> str:
+        return f"{self.package}.{self.code}"
+
+    def item(self, code: str) -> DictionaryItemSpec | None:
+        return _find(self.items, code)
+
+
+@dataclass(frozen=True)
+class SeedSpec:
+    """Rows shipped with a package for one entity; ``key`` is the field whose
+    value identifies a row (rows are upserted by it on install/upgrade)."""
+
+    package: str
+    entity: str          # qualified entity code
+    key: str
+    rows: tuple[Mapping[str, Any], ...]
+    file: str
+    demo: bool = False
+
+
+@dataclass(frozen=True)
+class Requirement:
+    package: str
+    spec: str  # a version range such as ">=1.0,<2"
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    code: str
+    version: str
+    label: Text
+    requires: tuple[Requirement, ...] = ()
+    entities: tuple[EntitySpec, ...] = ()
+    dictionaries: tuple[DictionarySpec, ...] = ()
+    seeds: tuple[SeedSpec, ...] = ()
+    demo: tuple[SeedSpec, ...] = ()
+    description: Text | None = None
+    checksum: str = ""
+    #: the validated documents per kind, keyed by item code — what the
+    #: metadata store persists and rebuilds specs from.
+    documents: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def entity(self, code: str) -> EntitySpec | None:
+        return _find(self.entities, code)
+
+    def dictionary(self, code: str) -> DictionarySpec | None:
+        return _find(self.dictionaries, code)
+
+
+def _find(items, code):
+    for item in items:
+        if item.code == code:
+            return item
+    return None

@@ -1,0 +1,75 @@
+"""The database handle of one application: engine, dialect quirks, transactions.
+
+Each app builds its own :class:`Database`; nothing here is module-global, so two
+apps in one process share no connections. SQLite is the embedded default and
+is configured for real transactions (DDL included), foreign keys and WAL;
+PostgreSQL needs no adjustment.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+__all__ = ["Database"]
+
+# SQLite has no decimal type; Numeric values are stored as REAL and returned as
+# Decimal rounded to the column's scale. Yunying documents the resulting limit
+# (15 significant digits on SQLite) instead of warning on every statement.
+warnings.filterwarnings(
+    "ignore", message=r"Dialect sqlite\+pysqlite does \*not\* support Decimal")
+
+
+class Database:
+    """An engine plus the few helpers every service needs."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        kwargs: dict = {"echo": echo, "future": True}
+        if self.url.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: commit on success, roll back on any exception."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling skips BEGIN before DDL, which would
+    # make schema changes impossible to roll back. Take control of BEGIN.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - trivial
+        conn.exec_driver_sql("BEGIN")

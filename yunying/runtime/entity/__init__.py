@@ -1,0 +1,1 @@
+"""Entity specs turned into SQLAlchemy tables (runtime layer)."""
