@@ -33,7 +33,9 @@ def _pg_worker_url():
     if not PG_URL:
         return None
     base = make_url(PG_URL)
-    name = f"{base.database}_{_worker()}"
+    # YUNYING_TEST_DB_SUFFIX lets several suites share one server at once.
+    suffix = os.environ.get("YUNYING_TEST_DB_SUFFIX", "")
+    name = f"{base.database}_{suffix}{_worker()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),

@@ -15,7 +15,15 @@ from typing import Iterator
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
-__all__ = ["Database"]
+__all__ = ["Database", "IntegrityViolation"]
+
+
+class IntegrityViolation(RuntimeError):
+    """Rows that break a foreign key were found before a schema commit."""
+
+    def __init__(self, rows) -> None:
+        super().__init__(f"foreign key violations: {rows[:5]!r}")
+        self.rows = rows
 
 # SQLite has no decimal type; Numeric values are stored as REAL and returned as
 # Decimal rounded to the column's scale. Yunying documents the resulting limit
@@ -52,6 +60,32 @@ class Database:
     def connect(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Connection]:
+        """A transaction for schema changes (DDL plus data), all or nothing.
+
+        On SQLite, rebuilding a table (Alembic batch mode) drops and recreates
+        it; with foreign keys enforced that drop would cascade into child
+        tables. SQLite only honours ``PRAGMA foreign_keys`` outside a
+        transaction, so it is switched off before BEGIN, the references are
+        verified with ``foreign_key_check`` before COMMIT, and switched back on.
+        """
+        if self.dialect != "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    yield conn
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise IntegrityViolation(broken)
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
 
     def dispose(self) -> None:
         self.engine.dispose()
