@@ -1,0 +1,283 @@
+"""The record service: create, read, update, delete and list records (runtime layer).
+
+Every write path (JSON API, generated UI, seed loading, package install) goes
+through :class:`RecordService`, so all of them get the same validation,
+numbering, optimistic locking and error messages. The service never owns a
+transaction: callers pass a Connection inside theirs. Each write runs in a
+savepoint of its own, so a refused write leaves nothing behind — not even a
+consumed document number — even when the caller carries on.
+
+Writes go first and checks follow inside the savepoint. The first statement
+of a write takes the write lock, so concurrent SQLite writers queue on the
+busy timeout instead of failing (as long as the caller has not read earlier
+in the same transaction: a SQLite reader cannot later become a writer once
+another writer has committed). The database's own unique constraints decide
+races; an ``IntegrityError`` is diagnosed with the same checks the service
+runs for invalid input and reported as ``ValidationFailed`` (or ``Conflict``),
+never as a raw database error.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from marshmallow import ValidationError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from yunying.metadata.spec import EntitySpec
+from yunying.platform.context import Context
+from yunying.platform.errors import (
+    Conflict, InvalidQuery, NotFound, StaleRecord, YunyingError,
+)
+from yunying.platform.i18n import Text
+from yunying.platform.numbering import format_number, next_value, period_key
+from yunying.runtime.records import checks, rows
+from yunying.runtime.records.fields import INT32_MAX
+from yunying.runtime.records.integrity import explain_integrity_error
+from yunying.runtime.records.messages import ErrorBag, Problem
+from yunying.runtime.records.plan import EntityPlan, Referrer, compile_plans
+from yunying.runtime.records.query import ListQuery, Page, compile_list
+from yunying.runtime.records.validation import Payload, clean_record
+from yunying.runtime.registry import Registry
+
+__all__ = ["RecordService"]
+
+
+class RecordService:
+    """CRUD and list over every entity of one registry (built once per registry)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._plans = compile_plans(registry)
+
+    # -- reading -------------------------------------------------------------
+
+    def get(self, conn: Connection, ctx: Context, entity: str, record_id: int) -> dict:
+        """The record with its child lines; NotFound if there is none."""
+        plan = self._plan(entity)
+        rid = _record_id(plan, record_id)
+        record = rows.read_main(conn, plan, rid)
+        if record is None:
+            raise _no_record(plan, record_id)
+        for code, part in plan.children.items():
+            record[code] = rows.read_lines(conn, part, rid)
+        return record
+
+    def list(self, conn: Connection, ctx: Context, entity: str, query: ListQuery) -> Page:
+        """One page of main-table rows and the total: a COUNT and a SELECT."""
+        plan = self._plan(entity)
+        if query.entity != plan.entity:
+            raise _wrong_query(plan, query)
+        main = plan.main
+        count, page = compile_list(query, plan.spec, main.table, main.listing, main.count)
+        total = conn.execute(count).scalar_one()
+        items = [rows.as_dict(r) for r in conn.execute(page)]
+        return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+    def find_id_by_key(self, conn: Connection, entity: str, key_field: str,
+                       value: Any) -> int | None:
+        """The id of the row whose ``key_field`` equals ``value`` (seed loading)."""
+        plan = self._plan(entity)
+        if key_field not in plan.main.fields:
+            raise NotFound(Text(f"{plan.label.zh} 没有字段 {key_field}",
+                                f"{plan.label.en} has no field {key_field}"),
+                           code="unknown_field", details={"entity": entity, "field": key_field})
+        field = plan.main.schema.fields[key_field]
+        try:
+            typed = field.deserialize(value)
+        except ValidationError:  # a value the field cannot hold names no row
+            return None
+        if typed is None:
+            return None
+        table = plan.main.table
+        return conn.execute(select(table.c.id).where(table.c[key_field] == typed)
+                            .limit(1)).scalar()
+
+    # -- writing -------------------------------------------------------------
+
+    def create(self, conn: Connection, ctx: Context, entity: str,
+               data: Mapping[str, Any]) -> dict:
+        """Validate and insert a record with its lines; returns the stored record.
+
+        Raises ValidationFailed with every problem found.
+        """
+        plan = self._plan(entity)
+        now = _now(ctx)
+        errors = ErrorBag()
+        payload = clean_record(plan, data, creating=True, now=now, errors=errors)
+        if errors:
+            self._database_checks(conn, plan, payload, None, errors)
+            raise errors.failure(plan.label)
+        try:
+            with conn.begin_nested():
+                self._assign_number(conn, plan, payload, now)
+                record = rows.insert_record(conn, plan, payload, now, ctx.actor)
+                checks.check_existence(conn, plan, payload, errors)
+                errors.raise_if_any(plan.label)
+        except IntegrityError as exc:
+            raise self._explain(conn, plan, payload, None, exc) from exc
+        return record
+
+    def update(self, conn: Connection, ctx: Context, entity: str, record_id: int,
+               data: Mapping[str, Any], *, version: int) -> dict:
+        """Change the given fields (and replace the given child lists).
+
+        Raises NotFound, StaleRecord (``details['current_version']``) or
+        ValidationFailed.
+        """
+        plan = self._plan(entity)
+        rid = _record_id(plan, record_id)
+        now = _now(ctx)
+        errors = ErrorBag()
+        payload = clean_record(plan, data, creating=False, now=now, errors=errors)
+        if not _is_version(version):
+            _bad_version(errors)
+        if errors:
+            self._require(conn, plan, rid, record_id)
+            checks.check_lines_belong(conn, plan, payload, rid, errors)
+            self._database_checks(conn, plan, payload, rid, errors)
+            raise errors.failure(plan.label)
+        try:
+            with conn.begin_nested():
+                record = rows.update_main(conn, plan, rid, version, payload.values,
+                                          now, ctx.actor)
+                if record is None:
+                    raise self._missing_or_stale(conn, plan, rid, record_id)
+                for code, lines in payload.children.items():
+                    rows.replace_lines(conn, plan.children[code], rid, lines, errors)
+                checks.check_existence(conn, plan, payload, errors)
+                errors.raise_if_any(plan.label)
+                for code, part in plan.children.items():
+                    record[code] = rows.read_lines(conn, part, rid)
+        except IntegrityError as exc:
+            raise self._explain(conn, plan, payload, rid, exc) from exc
+        return record
+
+    def delete(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
+               version: int | None = None) -> None:
+        """Delete a record and its lines; Conflict if another row references it."""
+        plan = self._plan(entity)
+        rid = _record_id(plan, record_id)
+        if version is not None and not _is_version(version):
+            errors = ErrorBag()
+            _bad_version(errors)
+            raise errors.failure(plan.label)
+        try:
+            with conn.begin_nested():
+                if not rows.delete_record(conn, plan, rid, version):
+                    raise self._missing_or_stale(conn, plan, rid, record_id)
+                referrers = checks.find_referrers(conn, plan, rid)
+                if referrers:
+                    raise _referenced(plan, rid, referrers)
+        except IntegrityError as exc:
+            referrers = checks.find_referrers(conn, plan, rid)
+            if referrers:
+                raise _referenced(plan, rid, referrers) from exc
+            raise explain_integrity_error(plan, exc) from exc
+
+    # -- internals -----------------------------------------------------------
+
+    def spec(self, entity: str) -> EntitySpec:
+        """The spec of ``entity`` (for ``ListQuery.from_args``); NotFound if unknown."""
+        return self._plan(entity).spec
+
+    def _plan(self, entity: str) -> EntityPlan:
+        plan = self._plans.get(entity)
+        if plan is None:
+            raise NotFound(Text(f"未知实体 {entity}", f"unknown entity {entity}"),
+                           code="unknown_entity", details={"entity": entity})
+        return plan
+
+    def _assign_number(self, conn: Connection, plan: EntityPlan, payload: Payload,
+                       now: datetime) -> None:
+        numbering = plan.spec.numbering
+        if numbering is None or payload.values.get(numbering.field) not in (None, ""):
+            return
+        seq = next_value(conn, plan.entity, period_key(numbering.reset, now))
+        number = format_number(numbering.pattern, now, seq)
+        field = plan.main.fields[numbering.field]
+        if field.length is not None and len(number) > field.length:
+            errors = ErrorBag()
+            errors.add(field.code, Problem("length_max", {"max": field.length,
+                                                          "length": len(number)}), field.label)
+            raise errors.failure(plan.label)
+        payload.values[numbering.field] = number
+
+    def _database_checks(self, conn: Connection, plan: EntityPlan, payload: Payload,
+                         record_id: int | None, errors: ErrorBag) -> None:
+        checks.check_existence(conn, plan, payload, errors)
+        checks.check_unique(conn, plan, payload, record_id, errors)
+
+    def _explain(self, conn: Connection, plan: EntityPlan, payload: Payload,
+                 record_id: int | None, exc: IntegrityError) -> YunyingError:
+        """Turn a constraint violation into the error the checks would have given."""
+        errors = ErrorBag()
+        self._database_checks(conn, plan, payload, record_id, errors)
+        if errors:
+            return errors.failure(plan.label)
+        return explain_integrity_error(plan, exc)
+
+    def _require(self, conn: Connection, plan: EntityPlan, rid: int, given: Any) -> None:
+        if checks.current_version(conn, plan, rid) is None:
+            raise _no_record(plan, given)
+
+    def _missing_or_stale(self, conn: Connection, plan: EntityPlan, rid: int,
+                          given: Any) -> YunyingError:
+        current = checks.current_version(conn, plan, rid)
+        if current is None:
+            return _no_record(plan, given)
+        return StaleRecord(_STALE, details={"current_version": current})
+
+
+_STALE = Text("记录已被他人修改，请重新加载后再试",
+              "the record was changed by someone else; reload it and try again")
+
+
+def _now(ctx: Context) -> datetime:
+    now = ctx.now()
+    if now.tzinfo is not None:
+        now = now.astimezone(timezone.utc).replace(tzinfo=None)
+    return now
+
+
+def _bad_version(errors: ErrorBag) -> None:
+    errors.add("version", Problem("type", {"expected": "integer"}), Text("版本号", "Version"))
+
+
+def _is_version(version: Any) -> bool:
+    return isinstance(version, int) and not isinstance(version, bool) and \
+        1 <= version <= INT32_MAX
+
+
+def _record_id(plan: EntityPlan, record_id: Any) -> int:
+    if isinstance(record_id, int) and not isinstance(record_id, bool) and \
+            1 <= record_id <= INT32_MAX:
+        return record_id
+    raise _no_record(plan, record_id)
+
+
+def _no_record(plan: EntityPlan, record_id: Any) -> NotFound:
+    shown = record_id if isinstance(record_id, (int, str)) else repr(record_id)
+    return NotFound(Text(f"{plan.label.zh} 中没有 id 为 {shown} 的记录",
+                         f"{plan.label.en}: there is no record with id {shown}"),
+                    details={"entity": plan.entity, "id": shown})
+
+
+def _referenced(plan: EntityPlan, rid: int, referrers: list[Referrer]) -> Conflict:
+    names = list(dict.fromkeys(r.entity for r in referrers))
+    labels = list(dict.fromkeys(r.label for r in referrers))
+    zh = "、".join(label.zh for label in labels)
+    en = ", ".join(label.en for label in labels)
+    return Conflict(Text(f"{plan.label.zh}（id {rid}）被 {zh} 引用，不能删除",
+                         f"{plan.label.en} {rid} is referenced by {en} and cannot be deleted"),
+                    code="referenced", details={"entity": plan.entity, "id": rid,
+                                                "referenced_by": names})
+
+
+def _wrong_query(plan: EntityPlan, query: ListQuery) -> InvalidQuery:
+    return InvalidQuery(Text(f"查询是为 {query.entity} 构造的，不能用于 {plan.entity}",
+                             f"the query was built for {query.entity}, not {plan.entity}"),
+                        details={"parameter": "entity", "value": query.entity})
+
