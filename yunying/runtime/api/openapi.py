@@ -1,0 +1,246 @@
+"""The OpenAPI 3.1 document of the JSON API, generated from the installed
+metadata (runtime layer, HTTP edge).
+
+``build_document(registry)`` is pure: apispec with its MarshmallowPlugin
+renders the entity schemas of :mod:`.schemas` plus hand-written operations
+for every installed entity, the metadata endpoints and attachments. The app
+keeps one :class:`DocumentCache` (in ``app.extensions``) that rebuilds the
+document only when the registry's metadata version moves on.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, current_app
+
+from yunying.metadata.spec import EntitySpec
+from yunying.runtime.api.context import REQUEST_ID_HEADER, services
+from yunying.runtime.api.schemas import component_names, entity_schemas, register_types
+from yunying.runtime.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OPERATORS
+from yunying.runtime.registry import Registry
+
+__all__ = ["blueprint", "build_document", "DocumentCache", "init_openapi", "OPENAPI_VERSION"]
+
+OPENAPI_VERSION = "3.1.0"
+_EXTENSION = "yunying.openapi"
+_JSON = "application/json"
+
+blueprint = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "messages", "details"],
+        "properties": {
+            "code": {"type": "string", "description": "stable error code"},
+            "message": {"type": "string", "description": "in the request's language"},
+            "messages": {"type": "object", "required": ["zh-CN", "en"], "properties": {
+                "zh-CN": {"type": "string"}, "en": {"type": "string"}}},
+            "details": {"type": "object", "description": (
+                "validation_failed: {fields: {path: [{code, message, params}]}}; "
+                "stale_record: {current_version}; invalid_query: {parameter, value}; "
+                "invalid_package: {issues: [...]}")},
+        },
+    }},
+}
+
+_ATTACHMENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "filename", "size", "content_type", "sha256"],
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "filename": {"type": "string"},
+        "size": {"type": "integer", "minimum": 0},
+        "content_type": {"type": "string"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+}
+
+_PARAMETERS: dict[str, dict[str, Any]] = {
+    "filter": {"in": "query", "name": "filter", "style": "form", "explode": True,
+               "description": ("field:op:value, repeatable (AND); op is one of "
+                               + ", ".join(OPERATORS) + "; in/between take comma lists"),
+               "schema": {"type": "array", "items": {"type": "string", "maxLength": 8000}}},
+    "sort": {"in": "query", "name": "sort", "description":
+             "comma-separated fields, '-' for descending (id, version, created_at, "
+             "updated_at allowed)", "schema": {"type": "string"}},
+    "page": {"in": "query", "name": "page",
+             "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    "page_size": {"in": "query", "name": "page_size", "schema": {
+        "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+        "default": DEFAULT_PAGE_SIZE}},
+    "search": {"in": "query", "name": "search", "description":
+               "case-insensitive text contained in any search field",
+               "schema": {"type": "string", "maxLength": 4000}},
+    "lang": {"in": "query", "name": "lang", "description":
+             "language of error messages (else Accept-Language; default zh-CN)",
+             "schema": {"type": "string", "enum": ["zh-CN", "en"]}},
+    "record_id": {"in": "path", "name": "id", "required": True,
+                  "schema": {"type": "integer", "minimum": 1}},
+    "version": {"in": "query", "name": "version", "description":
+                "the version read; refused with 409 when stale",
+                "schema": {"type": "integer", "minimum": 1}},
+    "request_id": {"in": "header", "name": REQUEST_ID_HEADER, "description":
+                   "echoed on the response; generated when absent",
+                   "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}},
+}
+
+_ERRORS = {
+    "400": "malformed request, bad JSON or invalid query",
+    "403": "not permitted",
+    "404": "no such entity, record or address",
+    "409": "stale version or a conflict with stored data",
+    "413": "request body too large",
+    "422": "the record failed validation",
+}
+
+
+def _responses(ok: dict[str, Any], *errors: str) -> dict[str, Any]:
+    result = dict(ok)
+    for status in ("400", *errors):
+        result[status] = f"Error{status}"  # apispec turns names into $refs
+    return result
+
+
+def _body(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": schema}}}
+
+
+def _params(*names: str) -> list[Any]:
+    return ["lang", "request_id", *names]
+
+
+def _entity_paths(spec: APISpec, entity: EntitySpec) -> None:
+    q = entity.qualified_code
+    names = component_names(q)
+    label = f"{entity.label.zh} / {entity.label.en}"
+    tag = [entity.package]
+    spec.path(f"/api/v1/records/{q}", operations={
+        "get": {"operationId": f"list:{q}", "summary": f"List {label}", "tags": tag,
+                "parameters": _params("filter", "sort", "page", "page_size", "search"),
+                "responses": _responses({"200": _body(names["page"], "one page")}, "404")},
+        "post": {"operationId": f"create:{q}", "summary": f"Create {label}", "tags": tag,
+                 "parameters": _params(),
+                 "requestBody": {"required": True, "content": {_JSON: {
+                     "schema": names["input"]}}},
+                 "responses": _responses({"201": {
+                     **_body(names["record"], "created"),
+                     "headers": {"Location": {"schema": {"type": "string"}}}}},
+                     "404", "409", "413", "422")},
+    })
+    spec.path(f"/api/v1/records/{q}/{{id}}", operations={
+        "get": {"operationId": f"get:{q}", "summary": f"Read {label}", "tags": tag,
+                "parameters": _params("record_id"),
+                "responses": _responses({"200": _body(names["record"], "the record")}, "404")},
+        "patch": {"operationId": f"update:{q}", "summary": f"Update {label}", "tags": tag,
+                  "parameters": _params("record_id"),
+                  "requestBody": {"required": True, "content": {_JSON: {
+                      "schema": names["patch"]}}},
+                  "responses": _responses({"200": _body(names["record"], "updated")},
+                                          "404", "409", "413", "422")},
+        "delete": {"operationId": f"delete:{q}", "summary": f"Delete {label}", "tags": tag,
+                   "parameters": _params("record_id", "version"),
+                   "responses": _responses({"204": {"description": "deleted"}},
+                                           "404", "409")},
+    })
+
+
+def _object(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": {"type": "object"}}}}
+
+
+def _platform_paths(spec: APISpec) -> None:
+    meta = {
+        "/api/v1/meta/entities": ("listEntities", "installed entities", ()),
+        "/api/v1/meta/entities/{code}": ("describeEntity", "one entity in full", ("code",)),
+        "/api/v1/meta/packages": ("listPackages", "installed packages and versions", ()),
+        "/api/v1/meta/dictionaries/{code}": ("getDictionary", "a dictionary's items",
+                                             ("code",)),
+    }
+    for path, (operation, summary, path_params) in meta.items():
+        params = _params() + [{"in": "path", "name": n, "required": True,
+                               "schema": {"type": "string"}} for n in path_params]
+        spec.path(path, operations={"get": {
+            "operationId": operation, "summary": summary, "tags": ["meta"],
+            "parameters": params, "responses": _responses({"200": _object(summary)}, "404")}})
+    spec.path("/api/v1/attachments", operations={"post": {
+        "operationId": "uploadAttachment", "summary": "Store a file", "tags": ["attachments"],
+        "parameters": _params(),
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "contentMediaType":
+                                    "application/octet-stream"}}}}}},
+        "responses": _responses({"201": _body("Attachment", "stored")}, "413")}})
+    spec.path("/api/v1/attachments/{id}", operations={"get": {
+        "operationId": "downloadAttachment", "summary": "Download a stored file",
+        "tags": ["attachments"], "parameters": _params("record_id"),
+        "responses": _responses({"200": {"description": "the file", "content": {
+            "application/octet-stream": {"schema": {"type": "string"}}}}}, "404")}})
+    spec.path("/api/v1/openapi.json", operations={"get": {
+        "operationId": "openapi", "summary": "This document", "tags": ["meta"],
+        "responses": {"200": _object("the OpenAPI document")}}})
+
+
+def _components(spec: APISpec) -> None:
+    spec.components.schema("Error", _ERROR_SCHEMA)
+    spec.components.schema("Attachment", _ATTACHMENT_SCHEMA)
+    for status, description in _ERRORS.items():
+        spec.components.response(f"Error{status}", {
+            "description": description, "content": {_JSON: {"schema": "Error"}}})
+    for name, parameter in _PARAMETERS.items():
+        spec.components.parameter(name, parameter["in"], {
+            k: v for k, v in parameter.items() if k != "in"})
+
+
+def build_document(registry: Registry) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the installed metadata of ``registry``."""
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="Yunying API", version=f"1.{registry.metadata_version}",
+        openapi_version=OPENAPI_VERSION, plugins=[plugin],
+        info={"description": "Records, metadata and attachments of a Yunying installation "
+                             "(运营). Money and decimals are strings that keep every digit.",
+              "x-metadata-version": registry.metadata_version},
+    )
+    register_types(plugin)
+    _components(spec)
+    for code, entity in sorted(registry.entities.items()):
+        for name, schema in entity_schemas(entity, registry).schemas.items():
+            spec.components.schema(name, schema=schema)
+        _entity_paths(spec, entity)
+    _platform_paths(spec)
+    return spec.to_dict()
+
+
+class DocumentCache:
+    """The last document built, keyed by metadata version (one per app)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._document: dict[str, Any] | None = None
+
+    def document(self, registry: Registry) -> dict[str, Any]:
+        with self._lock:
+            if self._document is None or self._version != registry.metadata_version:
+                self._document = build_document(registry)
+                self._version = registry.metadata_version
+            return self._document
+
+
+@blueprint.get("/openapi.json")
+def openapi_document() -> Response:
+    cache: DocumentCache = current_app.extensions[_EXTENSION]
+    return current_app.json.response(cache.document(services().runtime().registry))
+
+
+def init_openapi(app: Flask) -> None:
+    """Give ``app`` its own document cache and the document endpoint."""
+    app.extensions[_EXTENSION] = DocumentCache()
+    app.register_blueprint(blueprint)

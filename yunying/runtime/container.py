@@ -1,0 +1,60 @@
+"""The per-application service container (runtime layer).
+
+One :class:`Services` per Flask app, kept in ``app.extensions["yunying"]``.
+It holds the database and hands out the current :class:`Registry` and
+:class:`RecordService`; when another process (the CLI) installs a package the
+metadata version in the database moves on and the next request rebuilds them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import Connection
+
+from yunying.metadata.store import MetadataStore
+from yunying.platform.database import Database
+from yunying.runtime.records import RecordService
+from yunying.runtime.registry import Registry
+
+__all__ = ["Services", "Runtime"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The registry and the services built for it: one consistent snapshot."""
+
+    registry: Registry
+    records: RecordService
+
+
+class Services:
+    def __init__(self, db: Database, config: Mapping[str, Any]) -> None:
+        self.db = db
+        self.config = config
+        self.store = MetadataStore()
+        self._lock = threading.Lock()
+        self._runtime: Runtime | None = None
+
+    def runtime(self, conn: Connection | None = None) -> Runtime:
+        """The runtime for the metadata version currently in the database."""
+        if conn is None:
+            with self.db.connect() as own:
+                return self.runtime(own)
+        version = self.store.current_version(conn)
+        current = self._runtime
+        if current is not None and current.registry.metadata_version == version:
+            return current
+        with self._lock:
+            current = self._runtime
+            if current is None or current.registry.metadata_version != version:
+                registry = Registry.from_packages(
+                    self.store.installed(conn), metadata_version=version)
+                current = Runtime(registry, RecordService(registry))
+                self._runtime = current
+            return current
+
+    def close(self) -> None:
+        self.db.dispose()
