@@ -1,0 +1,39 @@
+"""The Flask application factory.
+
+``create_app(config)`` wires configuration → database → services →
+blueprints. Everything an app needs is built here and kept in
+``app.extensions["yunying"]``; two apps in one process share nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from flask import Flask
+
+from yunying.platform.config import load_config
+from yunying.platform.database import Database
+from yunying.runtime import api
+from yunying.runtime.container import Services
+
+__all__ = ["create_app", "services"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build an app. ``config`` overrides file and environment settings;
+    ``INSTANCE_PATH`` (default ``$YUNYING_INSTANCE`` or ``./instance``) holds
+    the default SQLite database and stored attachments."""
+    overrides = dict(config or {})
+    instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
+        "YUNYING_INSTANCE") or os.path.abspath("instance")
+    app = Flask("yunying", instance_path=os.path.abspath(instance))
+    app.config.update(load_config(app.instance_path, overrides))
+    app.extensions["yunying"] = Services(Database(app.config["DATABASE_URL"]), app.config)
+    api.init_app(app)
+    return app
+
+
+def services(app: Flask) -> Services:
+    """The service container of ``app``."""
+    return app.extensions["yunying"]

@@ -1,0 +1,164 @@
+"""The ``yunying`` command line (a Flask click group).
+
+``init``, ``package validate|install|list``, ``serve`` and ``demo``. Errors
+print their bilingual message and located details and exit with status 1;
+nothing is left half-done because every command runs its work in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from yunying.app import create_app, services
+from yunying.metadata.loader import load_packages
+from yunying.platform import migrate
+from yunying.platform.context import Context
+from yunying.platform.errors import YunyingError
+from yunying.runtime.installer import InstallReport, bundled_package_paths, install_packages
+from yunying.runtime.schema import render
+
+__all__ = ["cli", "main"]
+
+
+def _make_app() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False,
+             help="Yunying (运营): metadata-driven hospital operations platform.")
+def cli() -> None:
+    pass
+
+
+def main() -> None:
+    cli.main(prog_name="yunying")
+
+
+def _fail(exc: YunyingError) -> None:
+    click.secho(f"error [{exc.code}]: {exc.message.en}", fg="red", err=True)
+    click.secho(f"错误：{exc.message.zh}", fg="red", err=True)
+    for issue in exc.details.get("issues", []) if isinstance(exc.details, dict) else []:
+        where = issue["file"] + (f":{issue['line']}" if issue.get("line") else "")
+        click.echo(f"  {where} {issue['path']} [{issue['code']}] "
+                   f"{issue['message']['en']} / {issue['message']['zh-CN']}", err=True)
+    for refusal in exc.details.get("refusals", []) if isinstance(exc.details, dict) else []:
+        click.echo(f"  {json.dumps(refusal, ensure_ascii=False, default=str)}", err=True)
+    sys.exit(1)
+
+
+def _ctx() -> Context:
+    return Context(actor=os.environ.get("USER") or "cli", language="en")
+
+
+def _say(message: str) -> None:
+    click.echo(f"… {message}")
+
+
+@cli.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Create or upgrade the platform tables (Alembic migrations)."""
+    db = services(current_app).db
+    click.echo(f"database: {db.url.render_as_string(hide_password=True)}")
+    migrate.upgrade(db)
+    click.echo(f"platform schema at revision {migrate.current_revision(db)}")
+
+
+@cli.group("package")
+def package_group() -> None:
+    """Validate, install and list configuration packages."""
+
+
+@package_group.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def validate_command(paths: tuple[str, ...]) -> None:
+    """Validate packages (folders or .zip); bundled packages satisfy `requires`."""
+    given = {os.path.realpath(p) for p in paths}
+    others = [p for p in bundled_package_paths() if os.path.realpath(p) not in given]
+    try:
+        available = {p.code: p for p in load_packages(others)}
+        specs = load_packages(list(paths), installed=available)
+    except YunyingError as exc:
+        _fail(exc)
+        return
+    for spec in specs:
+        click.echo(f"ok  {spec.code} {spec.version}: {len(spec.entities)} entities, "
+                   f"{len(spec.dictionaries)} dictionaries, {len(spec.seeds)} seed files")
+
+
+@package_group.command("install")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--dry-run", is_flag=True, help="Print the schema plan; change nothing.")
+@click.option("--allow-lossy", is_flag=True, help="Apply changes that lose or violate data.")
+@click.option("--drop-removed", is_flag=True, help="Drop columns of removed fields.")
+@click.option("--demo", "with_demo", is_flag=True, help="Also load the packages' demo data.")
+@with_appcontext
+def install_command(paths: tuple[str, ...], dry_run: bool, allow_lossy: bool,
+                    drop_removed: bool, with_demo: bool) -> None:
+    """Install or upgrade packages (one transaction; prints the schema plan)."""
+    _install(list(paths), dry_run=dry_run, allow_lossy=allow_lossy,
+             drop_removed=drop_removed, with_demo=with_demo)
+
+
+def _install(paths: list[str], **options: Any) -> InstallReport | None:
+    db = services(current_app).db
+    try:
+        report = install_packages(db, paths, _ctx(), progress=_say, **options)
+    except YunyingError as exc:
+        _fail(exc)
+        return None
+    for spec in report.packages:
+        click.echo(f"{report.actions[spec.code]:9} {spec.code} {spec.version}")
+    click.echo(render(report.plan, report.refusals))
+    for file, rows in report.seeded.items():
+        click.echo(f"seeded    {file}: {rows} row(s)")
+    click.echo("dry run: nothing changed" if not report.applied else "done")
+    return report
+
+
+@package_group.command("list")
+@with_appcontext
+def list_command() -> None:
+    """List installed packages."""
+    svc = services(current_app)
+    with svc.db.connect() as conn:
+        packages = svc.store.installed(conn)
+    if not packages:
+        click.echo("no packages installed")
+    for spec in packages:
+        click.echo(f"{spec.code:16} {spec.version:10} {spec.label.zh} / {spec.label.en}")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Serve the app (threaded development server)."""
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@cli.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the database, do not serve.")
+@with_appcontext
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Init the database, install the bundled packages with demo data, serve."""
+    db = services(current_app).db
+    click.echo(f"[1/3] database {db.url.render_as_string(hide_password=True)}")
+    migrate.upgrade(db)
+    click.echo("[2/3] installing bundled packages with demo data")
+    _install(bundled_package_paths(), with_demo=True)
+    if no_serve:
+        return
+    click.echo(f"[3/3] serving on http://{host}:{port}/api/v1/openapi.json")
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
