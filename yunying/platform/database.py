@@ -51,10 +51,20 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One transaction: commit on success, roll back on any exception."""
-        with self.engine.begin() as conn:
-            yield conn
+    def begin(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction: commit on success, roll back on any exception.
+
+        ``write=True`` declares that the transaction will write. On SQLite it
+        then starts with ``BEGIN IMMEDIATE``: a transaction that reads first
+        and writes later cannot upgrade its lock once another writer has
+        committed (``SQLITE_BUSY`` without waiting), so writers queue up front
+        on the busy timeout instead. PostgreSQL needs nothing.
+        """
+        with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(yy_write=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -79,7 +89,7 @@ class Database:
             raw = conn.connection.dbapi_connection
             raw.execute("PRAGMA foreign_keys=OFF")
             try:
-                with conn.begin():
+                with conn.execution_options(yy_write=True).begin():
                     yield conn
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
@@ -106,4 +116,5 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
-        conn.exec_driver_sql("BEGIN")
+        write = conn.get_execution_options().get("yy_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

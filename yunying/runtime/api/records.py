@@ -48,7 +48,7 @@ def create_record(entity: str) -> Response:
     ctx = request_context()
     data = object_body(request, _loads)
     svc = services()
-    with svc.db.begin() as conn:
+    with svc.db.begin(write=True) as conn:
         record = svc.runtime(conn).records.create(conn, ctx, entity, data)
     response = current_app.json.response(record)
     response.status_code = 201
@@ -73,7 +73,7 @@ def update_record(entity: str, record_id: int) -> dict[str, Any]:
         raise _version_required()
     version = data.pop("version")
     svc = services()
-    with svc.db.begin() as conn:
+    with svc.db.begin(write=True) as conn:
         return svc.runtime(conn).records.update(conn, ctx, entity, record_id, data,
                                                 version=version)
 
@@ -83,7 +83,7 @@ def delete_record(entity: str, record_id: int) -> Response:
     ctx = request_context()
     version = _query_version(request.args.getlist("version"))
     svc = services()
-    with svc.db.begin() as conn:
+    with svc.db.begin(write=True) as conn:
         svc.runtime(conn).records.delete(conn, ctx, entity, record_id, version=version)
     return Response(status=204)
 
