@@ -28,10 +28,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
         "YUNYING_INSTANCE") or os.path.abspath("instance")
     app = Flask("yunying", instance_path=os.path.abspath(instance))
+    os.makedirs(app.instance_path, exist_ok=True)  # a fresh checkout has none yet
     app.config.update(load_config(app.instance_path, overrides))
     app.extensions["yunying"] = Services(Database(app.config["DATABASE_URL"]), app.config)
     api.init_app(app)
+    app.add_url_rule("/", "index", _index)
     return app
+
+
+def _index() -> dict[str, Any]:
+    """Where a newcomer's browser lands until the staff UI exists."""
+    return {"name": "Yunying 运营", "api": "/api/v1",
+            "openapi": "/api/v1/openapi.json", "entities": "/api/v1/meta/entities"}
 
 
 def services(app: Flask) -> Services:

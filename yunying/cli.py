@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import click
+from werkzeug.serving import run_simple
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
@@ -143,7 +144,7 @@ def list_command() -> None:
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Serve the app (threaded development server)."""
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    _serve(host, port)
 
 
 @cli.command("demo")
@@ -161,4 +162,14 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"[3/3] serving on http://{host}:{port}/api/v1/openapi.json")
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    _serve(host, port)
+
+
+def _serve(host: str, port: int) -> None:
+    # Flask.run refuses to block inside a `flask`-style CLI command; serve directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True,
+               use_reloader=False)
+
+
+if __name__ == "__main__":  # python -m yunying.cli
+    main()

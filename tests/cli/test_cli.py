@@ -89,3 +89,61 @@ def test_demo_without_serving_loads_demo_rows(run, database_url):
         count = conn.execute(text("SELECT count(*) FROM materials_requisition")).scalar()
     engine.dispose()
     assert count == 2
+
+
+def test_demo_on_a_fresh_checkout_creates_its_instance_folder(tmp_path, monkeypatch):
+    """The quick start: no instance folder, no database URL — SQLite in ./instance."""
+    monkeypatch.delenv("YUNYING_DATABASE_URL", raising=False)
+    monkeypatch.delenv("YUNYING_CONFIG", raising=False)
+    instance = tmp_path / "fresh" / "instance"
+    monkeypatch.setenv("YUNYING_INSTANCE", str(instance))
+    result = CliRunner().invoke(cli, ["demo", "--no-serve"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    engine = create_engine(f"sqlite:///{instance / 'yunying.db'}")
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM materials_requisition")).scalar()
+    engine.dispose()
+    assert count == 2
+
+
+def test_demo_serves_http(database_url, tmp_path):
+    """`yunying demo` really serves: list and create through a live server."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "YUNYING_DATABASE_URL": database_url,
+           "YUNYING_INSTANCE": str(tmp_path / "instance")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "yunying.cli", "demo", "--port", str(port)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/api/v1/records/materials.requisition") as r:
+                    listed = json.load(r)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the demo server did not answer within 30 s")
+        assert listed["total"] == 2
+        body = json.dumps({"department": "0301", "urgency": "urgent",
+                           "lines": [{"item": 1, "quantity": "2"}]}).encode()
+        request = urllib.request.Request(f"{base}/api/v1/records/materials.requisition",
+                                         data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as r:
+            assert r.status == 201
+            assert json.load(r)["number"].startswith("LY")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, create_engine, event
@@ -40,6 +41,9 @@ class Database:
         kwargs: dict = {"echo": echo, "future": True}
         if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            if self.url.database and self.url.database != ":memory:":
+                # SQLite creates the file but not its folder
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
