@@ -197,7 +197,7 @@ def _name(token: Token) -> str:
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files("yunying.runtime.formula").joinpath("formula.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", transformer=_Builder(),
+    return Lark(grammar, parser="lalr", lexer="basic", transformer=_Builder(),
                 maybe_placeholders=True, cache=False)
 
 
