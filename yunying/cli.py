@@ -23,6 +23,7 @@ from yunying.metadata.loader import load_packages
 from yunying.platform import migrate
 from yunying.platform.context import Context
 from yunying.platform.errors import YunyingError
+from yunying.runtime.formula.package_check import FORMULA_CHECKS
 from yunying.runtime.installer import InstallReport, bundled_package_paths, install_packages
 from yunying.runtime.schema import render
 
@@ -86,7 +87,7 @@ def validate_command(paths: tuple[str, ...]) -> None:
     others = [p for p in bundled_package_paths() if os.path.realpath(p) not in given]
     try:
         available = {p.code: p for p in load_packages(others)}
-        specs = load_packages(list(paths), installed=available)
+        specs = load_packages(list(paths), installed=available, checks=FORMULA_CHECKS)
     except YunyingError as exc:
         _fail(exc)
         return

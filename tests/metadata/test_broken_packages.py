@@ -2,7 +2,8 @@
 
 Each folder under ``tests/fixtures/packages/broken/<case>/`` holds a package
 (or, as listed under ``packages:`` in its ``expected.yaml``, several packages
-or a zip) and ``expected.yaml`` with the exact issue list in order.
+or a zip) and ``expected.yaml`` with the exact issue list in order. Packages
+load with the formula check, as every real load does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 from yunying.metadata import loader
 from yunying.metadata.loader import load_package, load_packages
 from yunying.platform.errors import InvalidPackage
+from yunying.runtime.formula.package_check import FORMULA_CHECKS
 
 from metadata_paths import BROKEN, MODULES, ROOT
 
@@ -29,7 +31,7 @@ def _expected(case: str) -> dict:
 
 def _issues(paths, installed=None) -> list:
     with pytest.raises(InvalidPackage) as caught:
-        load_packages(paths, installed=installed or {})
+        load_packages(paths, installed=installed or {}, checks=FORMULA_CHECKS)
     return list(caught.value.issues)
 
 
@@ -87,15 +89,17 @@ def test_several_problems_carry_the_lines_of_their_nodes():
 
 def test_invalid_package_details_list_every_issue_as_dicts():
     with pytest.raises(InvalidPackage) as caught:
-        load_package(BROKEN / "unsupported")
+        load_package(BROKEN / "formula_unknown_function", checks=FORMULA_CHECKS)
     error = caught.value
     assert error.code == "invalid_package"
-    assert error.details["issues"] == [{
-        "code": "unsupported", "package": "computed", "file": "entities/invoice.yaml",
-        "line": 5, "path": "$.fields[1].type",
-        "message": {"zh-CN": "公式语言上线之前暂不支持计算字段",
-                    "en": "computed fields are not yet supported until the formula language lands"},
-    }]
+    [issue] = error.details["issues"]
+    message = issue.pop("message")
+    assert issue == {"code": "formula_unknown_function", "package": "ffunc",
+                     "file": "entities/sample.yaml", "line": 5, "path": "$.fields[1].formula"}
+    # where in the file, where in the formula, what is wrong, what was meant
+    assert message["zh-CN"].startswith("计算字段 rounded 的公式：第 1 行第 1 列：")
+    assert message["en"].startswith("the formula of rounded: line 1, column 1: ")
+    assert "ROUNDD" in message["en"] and "ROUND," in message["en"]
     assert "1 issue" in error.message.en
 
 
@@ -147,9 +151,9 @@ def test_a_zip_without_a_manifest_reports_missing_manifest(tmp_path):
 
 
 def test_issues_of_all_packages_are_raised_together(bundled):
-    issues = _issues([BROKEN / "unsupported", BROKEN / "invalid_pattern"])
+    issues = _issues([BROKEN / "formula_context", BROKEN / "invalid_pattern"])
     assert [(i.package, i.code) for i in issues] == [
-        ("computed", "unsupported"),
+        ("fcontext", "formula_context"),
         ("badpattern", "invalid_pattern"),
         ("badpattern", "invalid_pattern"),
     ]

@@ -18,7 +18,7 @@ from metadata_paths import MODULES
 
 def test_both_load_together_in_dependency_order():
     specs = load_packages([MODULES / "materials", MODULES / "base"])
-    assert [(s.code, s.version) for s in specs] == [("base", "1.0.0"), ("materials", "1.0.0")]
+    assert [(s.code, s.version) for s in specs] == [("base", "1.0.0"), ("materials", "1.1.0")]
 
 
 def test_base_holds_the_shared_dictionaries(bundled):

@@ -54,7 +54,7 @@ def test_recorded_packages_are_rebuilt_into_equal_specs(db, specs):
         assert installed == specs
         assert [s.code for s in installed] == ["base", "clinic", "materials", "ward"]
         assert store.installed_versions(conn) == {
-            "base": "1.0.0", "materials": "1.0.0", "clinic": "1.2.3", "ward": "0.1.0"}
+            "base": "1.0.0", "materials": "1.1.0", "clinic": "1.2.3", "ward": "0.1.0"}
         assert store.current_version(conn) == 4
 
 
@@ -77,7 +77,7 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
                              .order_by(metadata_item.c.id)).all()
     assert [(r.package, r.package_version, r.action, r.created_by, r.created_at)
             for r in rows] == [("base", "1.0.0", "install", "admin", NOW),
-                               ("materials", "1.0.0", "install", "admin", NOW)]
+                               ("materials", "1.1.0", "install", "admin", NOW)]
     assert json.loads(rows[1].plan) == PLAN
     assert json.loads(rows[1].diff) == {
         "added": [{"kind": "package", "code": "materials"},
@@ -90,7 +90,7 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
         "changed": [], "removed": []}
     assert (pkg.version, pkg.name_zh, pkg.name_en, pkg.installed_by, pkg.metadata_version,
             pkg.installed_at, pkg.checksum) == (
-        "1.0.0", "物资管理", "Materials management", "admin", 2, NOW, bundled_specs[1].checksum)
+        "1.1.0", "物资管理", "Materials management", "admin", 2, NOW, bundled_specs[1].checksum)
     assert items == [("package", "materials", 2), ("entity", "item", 2),
                      ("entity", "requisition", 2), ("dictionary", "material_category", 2),
                      ("dictionary", "requisition_urgency", 2), ("seed", "seed/item.yaml", 2),

@@ -65,7 +65,8 @@ FIELD = "code: thing\nname: {zh: 物, en: Thing}\nfields:\n  - "
     ("{code: a, type: reference, name: {zh: 甲, en: A}}",
      [("$.fields[0].entity", "missing required key 'entity' (fields of type reference need it)")]),
     ("{code: a, type: computed, name: {zh: 甲, en: A}}",
-     [("$.fields[0].formula", "missing required key 'formula' (fields of type computed need it)")]),
+     [("$.fields[0].formula", "missing required key 'formula' (fields of type computed need it)"),
+      ("$.fields[0].result", "missing required key 'result' (fields of type computed need it)")]),
     ("{code: a, type: boolean, length: 3, dictionary: xy, name: {zh: 甲, en: A}}",
      [("$.fields[0].dictionary", "'dictionary' does not apply to fields of type boolean"),
       ("$.fields[0].length", "'length' does not apply to fields of type boolean")]),
@@ -75,7 +76,8 @@ FIELD = "code: thing\nname: {zh: 物, en: Thing}\nfields:\n  - "
     ("{code: a, type: string, length: 9, lenght: 9, name: {zh: 甲, en: A}}",
      [("$.fields[0].lenght", "unknown key 'lenght'; allowed keys: code, type, name, "
        "description, required, unique, indexed, default, renamed_from, length, min_length, "
-       "pattern, precision, scale, min, max, dictionary, entity, formula")]),
+       "pattern, precision, scale, min, max, dictionary, entity, formula, result, "
+       "default_formula")]),
     ("{code: A, type: user, name: {zh: 甲, en: A}}",
      [("$.fields[0].code", '"A" is not valid: expected a lower-case letter, then 0-39 '
        "lower-case letters, digits or underscores")]),
@@ -89,7 +91,7 @@ def test_type_specific_rules_give_one_readable_issue_each(field, expected):
 def test_every_field_type_is_accepted_with_its_keys():
     extras = {"string": "length: 5", "decimal": "precision: 5, scale: 2",
               "enum": "dictionary: base.uom", "reference": "entity: item",
-              "computed": "formula: a"}
+              "computed": "formula: a, result: text"}
     fields = "".join(
         f"  - {{code: f{n}, type: {t}, name: {{zh: 甲, en: A}}"
         f"{', ' + extras[t] if t in extras else ''}}}\n"

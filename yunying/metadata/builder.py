@@ -25,14 +25,15 @@ from typing import Any, Callable, Iterable, Mapping
 
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec,
-    IndexSpec, NumberingSpec, PackageSpec, Requirement, SeedSpec, qualify,
+    IndexSpec, NumberingSpec, PackageSpec, Requirement, RuleSpec, SeedSpec, qualify,
 )
 from yunying.platform.i18n import Text
 
 __all__ = [
     "DOCUMENT_KINDS", "MONEY_PRECISION", "MONEY_SCALE",
     "package_from_documents", "entity_from_document", "child_from_document",
-    "field_from_document", "dictionary_from_document", "seed_from_document",
+    "field_from_document", "rule_from_document", "dictionary_from_document",
+    "seed_from_document",
     "with_seed_keys", "freeze_documents", "numbering_tokens", "finest_reset",
     "sequence_width", "rendered_length", "RESETS", "to_decimal", "to_date",
     "to_datetime", "default_problem",
@@ -120,6 +121,7 @@ def entity_from_document(package: str, doc: Mapping[str, Any]) -> EntitySpec:
         search_fields=tuple(doc.get("search_fields", ())),
         default_sort=tuple(doc.get("default_sort", ("-id",))),
         description=_optional_text(doc.get("description")),
+        rules=tuple(rule_from_document(r) for r in doc.get("rules", ())),
     )
 
 
@@ -129,13 +131,14 @@ def child_from_document(package: str, entity: str, doc: Mapping[str, Any]) -> Ch
         label=_text(doc["name"]),
         fields=tuple(field_from_document(package, f) for f in doc["fields"]),
         table_name=f"{package}_{entity}__{doc['code']}",
+        rules=tuple(rule_from_document(r) for r in doc.get("rules", ())),
     )
 
 
 def field_from_document(package: str, doc: Mapping[str, Any]) -> FieldSpec:
     kind = doc["type"]
     precision, scale = doc.get("precision"), doc.get("scale")
-    if kind == "money":
+    if kind == "money" or (kind == "computed" and doc.get("result") == "money"):
         precision = MONEY_PRECISION if precision is None else precision
         scale = MONEY_SCALE if scale is None else scale
     dictionary, entity = doc.get("dictionary"), doc.get("entity")
@@ -159,7 +162,15 @@ def field_from_document(package: str, doc: Mapping[str, Any]) -> FieldSpec:
         formula=doc.get("formula"),
         renamed_from=doc.get("renamed_from"),
         description=_optional_text(doc.get("description")),
+        result=doc.get("result"),
+        default_formula=doc.get("default_formula"),
     )
+
+
+def rule_from_document(doc: Mapping[str, Any]) -> RuleSpec:
+    """One validation rule of an entity or child table."""
+    return RuleSpec(code=doc["code"], formula=doc["formula"], message=_text(doc["message"]),
+                    field=doc.get("field"))
 
 
 def dictionary_from_document(package: str, doc: Mapping[str, Any]) -> DictionarySpec:

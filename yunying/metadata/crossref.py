@@ -4,8 +4,8 @@ After every file has passed its JSON Schema, these checks look across files
 and packages: duplicate codes, references to unknown entities, dictionaries
 and fields, undeclared or unsatisfied requirements, reserved field codes,
 defaults that do not fit their field, invalid patterns, numbering rules and
-dimensions, dictionary parents, seed rows naming unknown fields, and
-features not yet supported. Each finding is an :class:`Issue` located by
+dimensions, dictionary parents, seed rows naming unknown fields, rule
+codes and fields. Each finding is an :class:`Issue` located by
 file, JSON path and line; nothing stops at the first.
 """
 
@@ -23,7 +23,7 @@ from yunying.metadata.builder import (
 from yunying.metadata.issues import Issue
 from yunying.metadata.spec import (
     CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, DictionarySpec, EntitySpec, FieldSpec,
-    PackageSpec, split_qualified,
+    PackageSpec, RuleSpec, split_qualified,
 )
 from yunying.metadata.versions import parse_range, satisfies
 from yunying.metadata.yaml_source import Source
@@ -220,6 +220,8 @@ class _Checker:
                          f"child code {child.code!r} repeats another child's or a field's code")
             child_codes.add(child.code)
             self.fields(child.fields, source, f"{path}.fields", _CHILD_RESERVED)
+            self.rules(child.rules, child.fields, source, path)
+        self.rules(spec.rules, spec.fields, source, "$")
         self.entity_fields(spec, source)
         self.dimensions(spec, source)
         if spec.numbering is not None:
@@ -242,10 +244,10 @@ class _Checker:
 
     def field(self, f: FieldSpec, source: Source, path: str) -> None:
         dictionary = None
-        if f.type == "computed":
-            self.add(source, "unsupported", f"{path}.type",
-                     "公式语言上线之前暂不支持计算字段",
-                     "computed fields are not yet supported until the formula language lands")
+        if f.default is not None and f.default_formula is not None:
+            self.add(source, "schema", f"{path}.default_formula",
+                     "default 与 default_formula 只能二选一",
+                     "a field has either a default or a default_formula, not both")
         if f.dictionary:
             dictionary = self.resolve(source, f"{path}.dictionary", f.dictionary, "dictionary")
         if f.reference:
@@ -263,6 +265,22 @@ class _Checker:
             problem = default_problem(f, raw, items)
             if problem is not None:
                 self.add(source, "invalid_default", f"{path}.default", problem.zh, problem.en)
+
+    def rules(self, rules: tuple[RuleSpec, ...], fields: tuple[FieldSpec, ...],
+              source: Source, prefix: str) -> None:
+        """Rule codes are unique; a rule's field is a field of its table."""
+        codes: set[str] = set()
+        known = {f.code for f in fields}
+        for k, rule in enumerate(rules):
+            path = f"{prefix}.rules[{k}]"
+            if rule.code in codes:
+                self.add(source, "duplicate_code", f"{path}.code",
+                         f"规则编码 {rule.code} 重复", f"duplicate rule code {rule.code!r}")
+            codes.add(rule.code)
+            if rule.field is not None and rule.field not in known:
+                self.add(source, "unknown_field", f"{path}.field",
+                         f"规则 {rule.code} 的字段 {rule.field} 不存在",
+                         f"rule {rule.code!r} names the field {rule.field!r}, which does not exist")
 
     def bounds(self, f: FieldSpec, source: Source, path: str) -> None:
         """Relations between limits that a JSON Schema cannot state."""

@@ -7,7 +7,14 @@ numbers, validates each document against its JSON Schema, checks references
 across files and packages, and builds the frozen :class:`PackageSpec`. Every
 issue of every package is collected and raised together as
 :class:`InvalidPackage`: first the file-level ones (YAML and schema, file by
-file), then the cross-reference ones, then dependency cycles.
+file), then the cross-reference ones (with the findings of the caller's
+``checks``), then dependency cycles.
+
+``checks`` is how upper layers add validation without metadata importing
+them: each :data:`PackageCheck` receives a built package spec and every
+known package, and returns :class:`Finding` values naming a document and a
+JSON path; the loader, which has the sources, turns them into located issues
+(file, line, path). The runtime's formula check is one.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from yunying.metadata.builder import package_from_documents, with_seed_keys
 from yunying.metadata.crossref import Known, PackageSources, check_dependents, check_package
@@ -32,7 +39,7 @@ from yunying.platform.errors import InvalidPackage
 from yunying.platform.i18n import Text
 
 __all__ = ["load_package", "load_packages", "read_package_files", "package_checksum",
-           "MANIFEST", "MAX_FILE_BYTES"]
+           "Finding", "PackageCheck", "MANIFEST", "MAX_FILE_BYTES"]
 
 MANIFEST = "package.yaml"
 #: folder → kind of the YAML files directly inside it, in loading order.
@@ -45,18 +52,43 @@ _MAX_PATH = 64
 _EMPTY: Mapping[str, PackageSpec] = MappingProxyType({})
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A problem a package check found, located in one of the package's documents.
+
+    ``kind`` is the document kind (``package``, ``entity``, ``dictionary``,
+    ``seed`` or ``demo``), ``item`` its code (the seed file for seed and
+    demo), ``path`` the JSON path in it (``$.fields[3].formula``).
+    """
+
+    code: str
+    message: Text
+    kind: str
+    item: str
+    path: str = "$"
+
+
+#: An extra validation of a built package: ``check(spec, packages)`` gets one
+#: package and every package known to the load (installed and loaded, by code).
+PackageCheck = Callable[[PackageSpec, Mapping[str, PackageSpec]], Iterable[Finding]]
+
+
 def load_package(path: str | os.PathLike, *,
-                 available: Mapping[str, PackageSpec] = _EMPTY) -> PackageSpec:
+                 available: Mapping[str, PackageSpec] = _EMPTY,
+                 checks: Sequence[PackageCheck] = ()) -> PackageSpec:
     """Load and validate one package; ``available`` resolves ``requires`` and
     references into other packages. Raises InvalidPackage with every issue."""
-    return load_packages([path], installed=available)[0]
+    return load_packages([path], installed=available, checks=checks)[0]
 
 
 def load_packages(paths: Sequence[str | os.PathLike], *,
-                  installed: Mapping[str, PackageSpec] = _EMPTY) -> list[PackageSpec]:
+                  installed: Mapping[str, PackageSpec] = _EMPTY,
+                  checks: Sequence[PackageCheck] = ()) -> list[PackageSpec]:
     """Load several packages that resolve against each other and ``installed``.
 
-    Returns them in dependency order (required packages first). Raises
+    ``checks`` run on every loaded package whose documents built; their
+    findings become issues like the cross-reference ones. Returns the
+    packages in dependency order (required packages first). Raises
     InvalidPackage with every issue of every package.
     """
     checker = SchemaChecker()
@@ -68,7 +100,7 @@ def load_packages(paths: Sequence[str | os.PathLike], *,
         broken_packages=frozenset(p.broken_code for p in parsed if p.broken_code),
         broken_items=frozenset(item for p in parsed for item in p.broken_items))
     for spec, package in loaded.values():
-        cross += package.cross_issues(spec, known)
+        cross += package.cross_issues(spec, known, checks)
     cross += check_dependents({c: (s, p.sources.manifest) for c, (s, p) in loaded.items()},
                               installed.values())
     order, cycles = dependency_order(
@@ -94,10 +126,26 @@ class _Parsed:
     broken_items: set[tuple[str, str]] = field(default_factory=set)
     files: tuple[str, ...] = ()
 
-    def cross_issues(self, spec: PackageSpec, known: Known) -> list[Issue]:
+    def cross_issues(self, spec: PackageSpec, known: Known,
+                     checks: Sequence[PackageCheck] = ()) -> list[Issue]:
         found = self.duplicates + check_package(spec, self.sources, known)
+        for check in checks:
+            found += [self.locate(finding) for finding in check(spec, known.packages)]
         rank = {file: n for n, file in enumerate(self.files)}
         return sorted(found, key=lambda i: (rank.get(i.file, 0), i.line or 0, path_key(i.path)))
+
+    def locate(self, finding: Finding) -> Issue:
+        """The issue of a check's finding, at its document's file and line."""
+        sources = self.sources
+        documents: Mapping[str, Mapping[str, Source]] = {
+            "package": {sources.code: sources.manifest},
+            "entity": sources.entities, "dictionary": sources.dictionaries,
+            "seed": sources.seeds, "demo": sources.seeds}
+        source = documents.get(finding.kind, {}).get(finding.item)
+        if source is None:  # an item the package lacks: the manifest stands for it
+            return sources.manifest.issue(finding.code, "$", finding.message,
+                                          package=sources.code)
+        return source.issue(finding.code, finding.path, finding.message, package=sources.code)
 
 
 def _parse(path: str | os.PathLike, checker: SchemaChecker) -> _Parsed:

@@ -19,7 +19,9 @@ from yunying.platform.i18n import Text
 __all__ = [
     "FIELD_TYPES",
     "SYSTEM_COLUMNS",
+    "COMPUTED_RESULTS",
     "FieldSpec",
+    "RuleSpec",
     "IndexSpec",
     "NumberingSpec",
     "ChildSpec",
@@ -38,6 +40,11 @@ FIELD_TYPES = (
     "string", "text", "integer", "decimal", "money", "boolean", "date",
     "datetime", "enum", "reference", "user", "org_unit", "attachment",
     "computed",
+)
+
+#: The types a computed field's value (its ``result``) may have.
+COMPUTED_RESULTS = (
+    "string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
 )
 
 #: Columns every entity table has; field codes may not reuse them.
@@ -79,13 +86,38 @@ class FieldSpec:
     pattern: str | None = None
     dictionary: str | None = None  # enum → qualified dictionary code
     reference: str | None = None   # reference → qualified entity code
-    formula: str | None = None     # computed
+    formula: str | None = None     # computed: the formula computing the value
     renamed_from: str | None = None
     description: Text | None = None
+    result: str | None = None      # computed: the value's type (one of COMPUTED_RESULTS)
+    default_formula: str | None = None  # evaluated on create when no value is given
+
+    @property
+    def value_type(self) -> str:
+        """The type of the stored value: ``result`` for computed fields, else ``type``."""
+        if self.type == "computed" and self.result is not None:
+            return self.result
+        return self.type
+
+    @property
+    def is_computed(self) -> bool:
+        return self.type == "computed"
 
     @property
     def is_numeric(self) -> bool:
-        return self.type in ("integer", "decimal", "money")
+        return self.value_type in ("integer", "decimal", "money")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A validation rule of an entity or child table: a record passes unless
+    ``formula`` evaluates to FALSE (NULL passes, like an SQL CHECK). A failing
+    rule reports ``message`` on ``field`` (or on the record / line)."""
+
+    code: str
+    formula: str
+    message: Text
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +146,7 @@ class ChildSpec:
     label: Text
     fields: tuple[FieldSpec, ...]
     table_name: str
+    rules: tuple[RuleSpec, ...] = ()
 
     def field(self, code: str) -> FieldSpec | None:
         return _find(self.fields, code)
@@ -137,6 +170,7 @@ class EntitySpec:
     search_fields: tuple[str, ...] = ()
     default_sort: tuple[str, ...] = ("-id",)
     description: Text | None = None
+    rules: tuple[RuleSpec, ...] = ()
 
     @property
     def qualified_code(self) -> str:

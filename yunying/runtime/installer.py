@@ -1,9 +1,10 @@
 """Package installation and upgrade (runtime layer).
 
-One install is one transaction: load and validate the packages, plan the
-schema sync, refuse lossy changes, apply the plan, record the metadata
-version, sync dictionary items and write seed rows through the record
-service. Any failure rolls everything back, DDL included.
+One install is one transaction: load and validate the packages (every
+formula type-checked too), plan the schema sync, refuse lossy changes, apply
+the plan, record the metadata version, sync dictionary items and write seed
+rows through the record service. Any failure rolls everything back, DDL
+included.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from yunying.platform.database import Database
 from yunying.platform.dictionaries import DictionaryItem, sync_items
 from yunying.platform.errors import InvalidPackage
 from yunying.platform.i18n import Text
+from yunying.runtime.formula.package_check import FORMULA_CHECKS
 from yunying.runtime.records import RecordService
 from yunying.runtime.registry import Registry
 from yunying.runtime.schema import Plan, Refusal, apply_plan, check_plan, plan_sync
@@ -68,7 +70,7 @@ def install_packages(db: Database, paths: Sequence[str | os.PathLike], ctx: Cont
     with db.schema_transaction() as conn:
         installed = {p.code: p for p in store.installed(conn)}
         say(f"loading {len(paths)} package(s)")
-        packages = load_packages(paths, installed=installed)
+        packages = load_packages(paths, installed=installed, checks=FORMULA_CHECKS)
         actions = _actions(packages, store.installed_versions(conn))
         merged = {**installed, **{p.code: p for p in packages}}
         registry = Registry.from_packages(merged.values())

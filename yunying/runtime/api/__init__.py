@@ -2,15 +2,16 @@
 
 ``init_app(app)`` installs everything the API needs on one Flask app: the
 JSON provider (Decimal-exact), the request context (language, request id),
-the one error handler, and the blueprints — records, metadata, attachments
-and the OpenAPI document. Nothing is module-global; each app gets its own.
+the one error handler, and the blueprints — records, metadata, attachments,
+formulas and the OpenAPI document. Nothing is module-global; each app gets
+its own.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from yunying.runtime.api import attachments, meta, records
+from yunying.runtime.api import attachments, formula, meta, records
 from yunying.runtime.api.context import init_context
 from yunying.runtime.api.errors import init_errors
 from yunying.runtime.api.json import YunyingJSONProvider
@@ -29,4 +30,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(records.blueprint)
     app.register_blueprint(meta.blueprint)
     app.register_blueprint(attachments.blueprint)
+    app.register_blueprint(formula.blueprint)
     init_openapi(app)

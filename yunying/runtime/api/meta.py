@@ -2,7 +2,8 @@
 
 Read-only descriptions of the installed metadata, for generated UIs and API
 clients: entities (fields, constraints, enum items, references, children,
-numbering, dimensions), installed packages, dictionaries. The ``describe_*``
+numbering, dimensions, computed fields with their formulas — read-only —,
+default formulas and validation rules), installed packages, dictionaries. The ``describe_*``
 functions are pure (spec → JSON-ready dict); the views only look things up.
 """
 
@@ -14,7 +15,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from yunying.metadata.spec import (
-    ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec,
+    ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec, RuleSpec,
 )
 from yunying.platform.errors import NotFound
 from yunying.platform.i18n import Text
@@ -25,7 +26,7 @@ from yunying.runtime.registry import Registry
 
 __all__ = [
     "blueprint", "describe_field", "describe_entity", "summarise_entity",
-    "describe_dictionary", "entity_spec",
+    "describe_dictionary", "describe_rule", "entity_spec",
 ]
 
 blueprint = Blueprint("meta", __name__, url_prefix="/api/v1/meta")
@@ -56,7 +57,7 @@ def _number_extras(f: FieldSpec, registry: Registry) -> dict[str, Any]:
 
 
 def _decimal_extras(f: FieldSpec, registry: Registry) -> dict[str, Any]:
-    money = f.type == "money"
+    money = f.value_type == "money"
     precision = f.precision or (MONEY_PRECISION if money else 18)
     scale = f.scale if f.scale is not None else 2
     return {"precision": precision, "scale": scale,
@@ -100,20 +101,37 @@ _EXTRAS: Mapping[str, Callable[[FieldSpec, Registry], dict[str, Any]]] = {
 
 
 def describe_field(f: FieldSpec, registry: Registry) -> dict[str, Any]:
-    """One field: type, label, constraints and what its type adds."""
+    """One field: type, label, constraints and what its type adds.
+
+    A computed field is ``read_only`` and carries its ``formula`` and
+    ``result`` type (with the extras of that type: precision, scale, length);
+    a field with a default formula carries ``default_formula``.
+    """
     described = {
         "code": f.code, "type": f.type, "name": f.label.as_dict(),
         "description": _label(f.description), "required": f.required,
         "unique": f.unique, "indexed": f.indexed, "default": f.default,
+        "read_only": f.type == "computed",
     }
-    extras = _EXTRAS.get(f.type, _none)(f, registry)
+    if f.type == "computed":
+        described.update({"formula": f.formula, "result": f.result})
+    if f.default_formula is not None:
+        described["default_formula"] = f.default_formula
+    extras = _EXTRAS.get(f.value_type, _none)(f, registry)
     described.update({k: v for k, v in extras.items() if v is not None})
     return described
 
 
+def describe_rule(rule: RuleSpec) -> dict[str, Any]:
+    """A validation rule: the record fails it only when the formula is FALSE."""
+    return {"code": rule.code, "formula": rule.formula, "field": rule.field,
+            "message": rule.message.as_dict()}
+
+
 def _describe_child(child: ChildSpec, registry: Registry) -> dict[str, Any]:
     return {"code": child.code, "name": child.label.as_dict(),
-            "fields": [describe_field(f, registry) for f in child.fields]}
+            "fields": [describe_field(f, registry) for f in child.fields],
+            "rules": [describe_rule(r) for r in child.rules]}
 
 
 def summarise_entity(spec: EntitySpec) -> dict[str, Any]:
@@ -139,6 +157,7 @@ def describe_entity(spec: EntitySpec, registry: Registry) -> dict[str, Any]:
             "field": numbering.field, "pattern": numbering.pattern, "reset": numbering.reset},
         "dimensions": {"org": spec.org_dimension, "date": spec.date_dimension},
         "indexes": [{"fields": list(i.fields), "unique": i.unique} for i in spec.indexes],
+        "rules": [describe_rule(r) for r in spec.rules],
     }
 
 

@@ -3,7 +3,11 @@ metadata (runtime layer, HTTP edge).
 
 ``build_document(registry)`` is pure: apispec with its MarshmallowPlugin
 renders the entity schemas of :mod:`.schemas` plus hand-written operations
-for every installed entity, the metadata endpoints and attachments. The app
+for every installed entity, the metadata endpoints, attachments and the
+formula endpoints. Computed fields appear in the record schemas as
+``readOnly`` properties (with ``x-formula``), never in the input schemas;
+fields with a default formula are not required on create; validation rules
+are listed as ``x-rules`` of the record and line schemas. The app
 keeps one :class:`DocumentCache` (in ``app.extensions``) that rebuilds the
 document only when the registry's metadata version moves on.
 """
@@ -17,8 +21,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app
 
-from yunying.metadata.spec import EntitySpec
+from yunying.metadata.spec import EntitySpec, FieldSpec, RuleSpec
 from yunying.runtime.api.context import REQUEST_ID_HEADER, services
+from yunying.runtime.api.formula import FORMULA_PATHS, FORMULA_SCHEMAS
 from yunying.runtime.api.schemas import component_names, entity_schemas, register_types
 from yunying.runtime.records.query import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OPERATORS
 from yunying.runtime.registry import Registry
@@ -198,6 +203,68 @@ def _components(spec: APISpec) -> None:
             k: v for k, v in parameter.items() if k != "in"})
 
 
+def _computed_property(f: FieldSpec) -> dict[str, Any]:
+    """The JSON Schema of a computed field's value (read-only)."""
+    kind = f.value_type
+    schema: dict[str, Any] = dict(_RESULT_SCHEMAS.get(kind, {"type": ["string", "null"]}))
+    if kind == "string" and f.length:
+        schema["maxLength"] = f.length
+    if kind in ("decimal", "money"):
+        schema.update({"x-precision": f.precision, "x-scale": f.scale})
+    schema.update({"readOnly": True, "title": f.label.en, "x-formula": f.formula,
+                   "description": f"{f.label.zh} / {f.label.en} — computed: {f.formula}"})
+    return schema
+
+
+_RESULT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "string": {"type": ["string", "null"]}, "text": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "decimal": {"type": ["string", "null"], "format": "decimal"},
+    "money": {"type": ["string", "null"], "format": "decimal"},
+    "boolean": {"type": ["boolean", "null"]},
+    "date": {"type": ["string", "null"], "format": "date"},
+    "datetime": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+def _rules(rules: tuple[RuleSpec, ...]) -> list[dict[str, Any]]:
+    return [{"code": r.code, "formula": r.formula, "field": r.field,
+             "message": r.message.as_dict()} for r in rules]
+
+
+def _describe_formulas(schemas: dict[str, Any], record: str, inputs: tuple[str, ...],
+                       fields: tuple[FieldSpec, ...], rules: tuple[RuleSpec, ...]) -> None:
+    """Add computed fields, default formulas and rules to one table's schemas."""
+    properties = schemas[record].setdefault("properties", {})
+    for f in fields:
+        if f.type == "computed":
+            properties[f.code] = _computed_property(f)
+    if rules:
+        schemas[record]["x-rules"] = _rules(rules)
+    defaulted = {f.code: f.default_formula for f in fields if f.default_formula}
+    for name in inputs:
+        schema = schemas[name]
+        if "required" in schema:
+            schema["required"] = [c for c in schema["required"] if c not in defaulted]
+            if not schema["required"]:
+                del schema["required"]
+        for code, formula in defaulted.items():
+            if code in schema.get("properties", {}):
+                schema["properties"][code]["x-default-formula"] = formula
+
+
+def _formula_components(document: dict[str, Any], registry: Registry) -> None:
+    schemas = document["components"]["schemas"]
+    for code, entity in registry.entities.items():
+        names = component_names(code)
+        _describe_formulas(schemas, names["record"], (names["input"], names["patch"]),
+                           entity.fields, entity.rules)
+        for child in entity.children:
+            lines = component_names(code, child.code)
+            _describe_formulas(schemas, lines["line"], (lines["line_input"],),
+                               child.fields, child.rules)
+
+
 def build_document(registry: Registry) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the installed metadata of ``registry``."""
     plugin = MarshmallowPlugin()
@@ -215,7 +282,15 @@ def build_document(registry: Registry) -> dict[str, Any]:
             spec.components.schema(name, schema=schema)
         _entity_paths(spec, entity)
     _platform_paths(spec)
-    return spec.to_dict()
+    for name, component in FORMULA_SCHEMAS.items():
+        spec.components.schema(name, component)
+    for path, operations in FORMULA_PATHS.items():
+        spec.path(path, operations={
+            method: {**operation, "parameters": _params()} for method, operation in
+            operations.items()})
+    document = spec.to_dict()
+    _formula_components(document, registry)
+    return document
 
 
 class DocumentCache:

@@ -1,10 +1,10 @@
 """Entity spec → SQLAlchemy ``Table`` (runtime layer).
 
-Every declared field becomes a real typed column (no EAV, no JSON blob);
-references become foreign keys, child tables get ``parent_id`` (cascade
-delete) and ``line_no`` for ordering, and each table carries the system
-columns. The functions here only *describe* tables; creating or altering them
-is the schema sync's job.
+Every declared field becomes a real typed column (no EAV, no JSON blob); a
+computed field is a stored column of its ``result`` type. References become
+foreign keys, child tables get ``parent_id`` (cascade delete) and ``line_no``
+for ordering, and each table carries the system columns. The functions here
+only *describe* tables; creating or altering them is the schema sync's job.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ _TYPES: Mapping[str, Callable[[FieldSpec], TypeEngine]] = MappingProxyType({
 
 
 def column_type(f: FieldSpec) -> TypeEngine:
-    """The SQL type that stores a field of this spec."""
-    return _TYPES[f.type](f)
+    """The SQL type that stores a field of this spec (a computed field's value
+    is stored in a column of its ``result`` type)."""
+    return _TYPES[f.value_type](f)
 
 
 @dataclass(frozen=True)

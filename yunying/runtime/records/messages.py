@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from yunying.platform.errors import ValidationFailed
 from yunying.platform.i18n import Text
 
-__all__ = ["Problem", "ErrorBag", "Location", "CODES", "expected_text"]
+__all__ = ["Problem", "ErrorBag", "Location", "CODES", "expected_text", "problems_of"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,10 @@ CODES: Mapping[str, Text] = MappingProxyType({
                        "{label}: there is no attachment with id {value}"),
     "unknown_field": Text("{entity_zh} 没有字段 {label}", "{entity_en} has no field {label}"),
     "read_only": Text("{label} 是系统字段，不能写入", "{label} is a system column and cannot be written"),
+    "computed": Text("{label} 由公式计算，不能写入",
+                     "{label} is computed by a formula and cannot be written"),
+    "formula": Text("{label} 的公式无法计算：{reason_zh}",
+                    "{label}: its formula cannot be computed: {reason_en}"),
     "unique": Text("{label} 的值 {value} 已存在", "{label} {value} already exists"),
     "unique_taken": Text("{label} 的值已被其他记录使用",
                          "{label}: the value is already used by another record"),
@@ -106,6 +110,13 @@ _EXPECTED: Mapping[str, Text] = MappingProxyType({
 
 def expected_text(kind: str) -> Text:
     return _EXPECTED.get(kind, Text(kind, kind))
+
+
+def problems_of(messages: Any) -> list[Problem]:
+    """The problems a marshmallow error carries (a Problem or a list of them)."""
+    items = messages if isinstance(messages, list) else [messages]
+    return [p if isinstance(p, Problem) else Problem("type", {"expected": str(p)})
+            for p in items]
 
 
 def _message(problem: Problem, label: Text, location: Location) -> Text:
@@ -152,6 +163,17 @@ class ErrorBag:
         entry = {
             "code": problem.code,
             "message": _message(problem, label, location).as_dict(),
+            "params": _wire_params(problem.params),
+        }
+        self.fields.setdefault(location.path(code), []).append(entry)
+
+    def add_message(self, code: str, problem: Problem, message: Text,
+                    location: Location = Location()) -> None:
+        """Record ``problem`` with a message of its own (a rule's) at ``code``."""
+        prefix = location.prefix()
+        entry = {
+            "code": problem.code,
+            "message": Text(prefix.zh + message.zh, prefix.en + message.en).as_dict(),
             "params": _wire_params(problem.params),
         }
         self.fields.setdefault(location.path(code), []).append(entry)

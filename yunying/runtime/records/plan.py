@@ -4,7 +4,8 @@ Everything the service would otherwise recompute on each call is derived
 here once, when a :class:`RecordService` is built: the marshmallow schemas,
 the writable and read-only keys, defaults, dictionary choices, reference
 targets, unique sets, the columns to select, the rows that may reference an
-entity, and a map from constraint names back to fields.
+entity, a map from constraint names back to fields, and the checked formulas
+(computed fields, default formulas, rules) with the reference paths they read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from yunying.metadata.spec import (
     CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, DictionarySpec, EntitySpec, FieldSpec,
 )
 from yunying.platform.i18n import Text
+from yunying.runtime.formula.context import EntityInfo
+from yunying.runtime.records.formulas import NO_FORMULAS, TableFormulas, compile_formulas
 from yunying.runtime.records.schemas import WRITABLE_TYPES, EntityLabel, build_schema
 from yunying.runtime.registry import Registry
 
@@ -54,7 +57,8 @@ class Part:
     code: str | None
     label: Text
     table: Table
-    fields: Mapping[str, FieldSpec]
+    fields: Mapping[str, FieldSpec]        # the fields a client may write
+    computed: Mapping[str, FieldSpec]      # computed fields (stored, never written)
     schema: Schema
     read_only: frozenset[str]
     defaults: tuple[tuple[FieldSpec, Any], ...]
@@ -68,6 +72,16 @@ class Part:
     listing: Select        # every row's columns (list adds WHERE, ORDER, LIMIT)
     count: Select          # COUNT(*) of the table (list adds WHERE)
     insert: Insert         # one or many rows, RETURNING the columns in parameter order
+    formulas: TableFormulas = NO_FORMULAS
+
+    @property
+    def stored(self) -> tuple[str, ...]:
+        """Every field column of the table: the writable and the computed ones."""
+        return (*self.fields, *self.computed)
+
+    @property
+    def labels(self) -> dict[str, Text]:
+        return {code: f.label for code, f in (*self.fields.items(), *self.computed.items())}
 
 
 @dataclass(frozen=True)
@@ -113,18 +127,21 @@ def compile_plans(registry: Registry) -> Mapping[str, EntityPlan]:
     """One plan per entity of ``registry``, keyed by qualified code."""
     choices = {code: _choices(d) for code, d in registry.dictionaries.items()}
     label = _labeller(registry)
-    return MappingProxyType({code: _entity_plan(registry, spec, choices, label)
+    infos: dict[str, EntityInfo] = {}  # formula views of entities, shared by every plan
+    return MappingProxyType({code: _entity_plan(registry, spec, choices, label, infos)
                              for code, spec in registry.entities.items()})
 
 
 def _entity_plan(registry: Registry, spec: EntitySpec, choices: Mapping[str, Choices],
-                 label: EntityLabel) -> EntityPlan:
+                 label: EntityLabel, infos: dict[str, EntityInfo]) -> EntityPlan:
     tables = registry.tables(spec.qualified_code)
     assert tables is not None  # the registry builds a model entry per entity
     main = _part(None, spec.label, tables.table, spec.fields, SYSTEM_COLUMNS,
-                 choices, label, spec)
+                 choices, label, spec,
+                 compile_formulas(spec, spec, registry, label, infos))
     children = {c.code: _part(c.code, c.label, tables.children[c.code], c.fields,
-                              CHILD_SYSTEM_COLUMNS, choices, label, None)
+                              CHILD_SYSTEM_COLUMNS, choices, label, None,
+                              compile_formulas(c, spec, registry, label, infos))
                 for c in spec.children}
     parts = [main, *children.values()]
     exists: dict[str, Select] = {}
@@ -161,13 +178,16 @@ def _choices(spec: DictionarySpec) -> Choices:
 
 def _part(code: str | None, label: Text, table: Table, specs: Iterable[FieldSpec],
           system: Iterable[str], choices: Mapping[str, Choices], entity_label: EntityLabel,
-          entity: EntitySpec | None) -> Part:
+          entity: EntitySpec | None, formulas: TableFormulas) -> Part:
+    specs = tuple(specs)
     fields = {f.code: f for f in specs if f.type in WRITABLE_TYPES}
+    computed = {f.code: f for f in specs if f.type == "computed"}
     missing = Choices(Text("", ""), MappingProxyType({}))
     uniques = [(f.code,) for f in fields.values() if f.unique]
     if entity is not None:
         uniques += [tuple(i.fields) for i in entity.indexes if i.unique]
-    shown = [table.c[c] for c in system if c != "parent_id"] + [table.c[c] for c in fields]
+    shown = [table.c[c] for c in system if c != "parent_id"] + [
+        table.c[f.code] for f in specs if f.code in fields or f.code in computed]
     if code is None:
         read = select(*shown).where(table.c.id == bindparam("record_id"))
     else:
@@ -175,6 +195,7 @@ def _part(code: str | None, label: Text, table: Table, specs: Iterable[FieldSpec
             .order_by(table.c.line_no)
     return Part(
         code=code, label=label, table=table, fields=MappingProxyType(fields),
+        computed=MappingProxyType(computed),
         schema=build_schema(f"{table.name}_schema", fields.values(), entity_label),
         read_only=frozenset(system),
         defaults=tuple((f, f.default) for f in fields.values() if f.default is not None),
@@ -189,6 +210,7 @@ def _part(code: str | None, label: Text, table: Table, specs: Iterable[FieldSpec
         listing=select(*shown),
         count=select(func.count()).select_from(table),
         insert=insert(table).returning(*shown, sort_by_parameter_order=True),
+        formulas=formulas,
     )
 
 

@@ -189,7 +189,7 @@ class ListQuery:
 
 def _field_kinds(spec: EntitySpec) -> dict[str, str]:
     kinds = dict(_SYSTEM)
-    kinds.update({f.code: f.type for f in spec.fields if f.type in _KINDS})
+    kinds.update({f.code: f.value_type for f in spec.fields if f.value_type in _KINDS})
     return kinds
 
 
@@ -348,7 +348,7 @@ def compile_list(query: ListQuery, spec: EntitySpec, table: Table, listing: Sele
 def _searchable(table: Table, spec: EntitySpec, name: str):
     field = spec.field(name)
     column = table.c[name]
-    if field is not None and _KINDS.get(field.type, ("",))[0] == "text":
+    if field is not None and _KINDS.get(field.value_type, ("",))[0] == "text":
         return column
     return cast(column, String)
 

@@ -43,7 +43,7 @@ def insert_record(conn: Connection, plan: EntityPlan, payload: Payload, now: dat
 
 def _insert_lines(conn: Connection, part: Part, parent_id: int, lines: list[Line],
                   first: int) -> list[dict[str, Any]]:
-    blank = dict.fromkeys(part.fields)
+    blank = dict.fromkeys(part.stored)
     rows = [{**blank, **line.values, "parent_id": parent_id, "line_no": first + n}
             for n, line in enumerate(lines)]
     result = conn.execute(part.insert, rows)
@@ -92,7 +92,7 @@ def replace_lines(conn: Connection, part: Part, parent_id: int, lines: list[Line
             conn.execute(update(table).where(table.c.id == line.id)
                          .values({**line.values, "line_no": position}))
     if new:
-        blank = dict.fromkeys(part.fields)
+        blank = dict.fromkeys(part.stored)
         conn.execute(insert(table), [
             {**blank, **line.values, "parent_id": parent_id, "line_no": position}
             for position, line in new])

@@ -22,7 +22,10 @@ from yunying.platform.i18n import Text
 from yunying.runtime.entity.tables import CODE_LENGTH, MONEY_PRECISION, MONEY_SCALE
 from yunying.runtime.records import fields as rf
 
-__all__ = ["build_schema", "field_for", "expected_kind", "WRITABLE_TYPES"]
+__all__ = ["build_schema", "field_for", "expected_kind", "WRITABLE_TYPES", "DEFAULT_SCALE"]
+
+#: the scale of a decimal or money field that does not give one.
+DEFAULT_SCALE = MONEY_SCALE
 
 #: Resolves a qualified entity code to its label (for reference messages).
 EntityLabel = Callable[[str], Text]
@@ -95,7 +98,7 @@ _BUILDERS: Mapping[str, Callable[[FieldSpec, EntityLabel], mm.Field]] = MappingP
     "attachment": _attachment,
 })
 
-#: field types a record can carry a value for (``computed`` has no column).
+#: field types a client can send a value for (``computed`` values are derived).
 WRITABLE_TYPES = frozenset(_BUILDERS)
 
 _EXPECTED = MappingProxyType({
@@ -114,7 +117,8 @@ def expected_kind(f: FieldSpec) -> str:
 def field_for(f: FieldSpec, label: EntityLabel) -> mm.Field:
     """The marshmallow field validating values of ``f``."""
     field = _BUILDERS[f.type](f, label)
-    field.required = f.required
+    # a default formula fills a missing value after loading (then checks it)
+    field.required = f.required and f.default_formula is None
     field.allow_none = not f.required
     return rf.coded(field, expected_kind(f))
 

@@ -7,6 +7,10 @@ transaction: callers pass a Connection inside theirs. Each write runs in a
 savepoint of its own, so a refused write leaves nothing behind — not even a
 consumed document number — even when the caller carries on.
 
+Formulas (default formulas, computed fields, rules — see ``derive``) run
+inside the savepoint before the row is written, so a failing rule leaves
+nothing behind either.
+
 Writes go first and checks follow inside the savepoint. The first statement
 of a write takes the write lock, so concurrent SQLite writers queue on the
 busy timeout instead of failing (as long as the caller has not read earlier
@@ -34,6 +38,8 @@ from yunying.platform.errors import (
 from yunying.platform.i18n import Text
 from yunying.platform.numbering import format_number, next_value, period_key
 from yunying.runtime.records import checks, rows
+from yunying.runtime.records.derive import derive
+from yunying.runtime.records.formulas import Clock
 from yunying.runtime.records.fields import INT32_MAX
 from yunying.runtime.records.integrity import explain_integrity_error
 from yunying.runtime.records.messages import ErrorBag, Problem
@@ -64,6 +70,22 @@ class RecordService:
         for code, part in plan.children.items():
             record[code] = rows.read_lines(conn, part, rid)
         return record
+
+    def row(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
+            child: str | None = None) -> dict:
+        """One stored row: the main row of a record (without its lines) or, with
+        ``child``, the line with that id. NotFound if there is none."""
+        plan = self._plan(entity)
+        part = plan.main if child is None else plan.children.get(child)
+        if part is None:
+            raise NotFound(Text(f"{plan.label.zh} 没有子表 {child}",
+                                f"{plan.label.en} has no child table {child}"),
+                           code="unknown_child", details={"entity": entity, "child": child})
+        rid = _record_id(plan, record_id)
+        row = conn.execute(select(*part.columns).where(part.table.c.id == rid)).first()
+        if row is None:
+            raise _no_record(plan, record_id)
+        return rows.as_dict(row)
 
     def list(self, conn: Connection, ctx: Context, entity: str, query: ListQuery) -> Page:
         """One page of main-table rows and the total: a COUNT and a SELECT."""
@@ -105,14 +127,20 @@ class RecordService:
         """
         plan = self._plan(entity)
         now = _now(ctx)
+        clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=True, now=now, errors=errors)
         if errors:
+            derive(conn, plan, payload, errors, clock, record_id=None)
             self._database_checks(conn, plan, payload, None, errors)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
                 self._assign_number(conn, plan, payload, now)
+                derive(conn, plan, payload, errors, clock, record_id=None)
+                if errors:  # rules failed: report every other problem with them
+                    self._database_checks(conn, plan, payload, None, errors)
+                    raise errors.failure(plan.label)
                 record = rows.insert_record(conn, plan, payload, now, ctx.actor)
                 checks.check_existence(conn, plan, payload, errors)
                 errors.raise_if_any(plan.label)
@@ -130,6 +158,7 @@ class RecordService:
         plan = self._plan(entity)
         rid = _record_id(plan, record_id)
         now = _now(ctx)
+        clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=False, now=now, errors=errors)
         if not _is_version(version):
@@ -137,10 +166,16 @@ class RecordService:
         if errors:
             self._require(conn, plan, rid, record_id)
             checks.check_lines_belong(conn, plan, payload, rid, errors)
+            derive(conn, plan, payload, errors, clock, record_id=rid)
             self._database_checks(conn, plan, payload, rid, errors)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
+                derive(conn, plan, payload, errors, clock, record_id=rid)
+                if errors:  # rules failed: report every other problem with them
+                    checks.check_lines_belong(conn, plan, payload, rid, errors)
+                    self._database_checks(conn, plan, payload, rid, errors)
+                    raise errors.failure(plan.label)
                 record = rows.update_main(conn, plan, rid, version, payload.values,
                                           now, ctx.actor)
                 if record is None:

@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from yunying.metadata.spec import FieldSpec
 from yunying.platform.i18n import Text
 from yunying.runtime.records.fields import INT32_MAX
-from yunying.runtime.records.messages import ErrorBag, Location, Problem
+from yunying.runtime.records.messages import ErrorBag, Location, Problem, problems_of
 from yunying.runtime.records.plan import EntityPlan, Part
 
 __all__ = ["Line", "Payload", "clean_record", "RECORD_PATH"]
@@ -77,6 +77,10 @@ def clean_part(part: Part, raw: Mapping[Any, Any], *, creating: bool, now: datet
         else:
             # a hostile key is echoed short and encodable
             name = str(key)[:_MAX_KEY].encode("utf-8", "replace").decode("utf-8")
+            if key in part.computed:
+                errors.add(name, Problem("read_only", template="computed"),
+                           part.computed[key].label, location)
+                continue
             problem = (Problem("read_only") if key in part.read_only
                        else Problem("unknown_field", {"entity": part.label}))
             errors.add(name, problem, Text(name, name), location)
@@ -90,7 +94,7 @@ def clean_part(part: Part, raw: Mapping[Any, Any], *, creating: bool, now: datet
         values = dict(exc.valid_data or {})
         for code, problems in exc.normalized_messages().items():
             values.pop(code, None)
-            for problem in _problems(problems):
+            for problem in problems_of(problems):
                 if creating and problem.code == "null":
                     problem = Problem("required")
                 spec = part.fields.get(code)
@@ -151,8 +155,3 @@ def _default(spec: FieldSpec, default: Any, now: datetime) -> Any:
     return default
 
 
-def _problems(messages: Any) -> list[Problem]:
-    """marshmallow keeps what validators raised: a Problem or a list of them."""
-    items = messages if isinstance(messages, list) else [messages]
-    return [p if isinstance(p, Problem) else Problem("type", {"expected": str(p)})
-            for p in items]
