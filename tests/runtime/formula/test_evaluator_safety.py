@@ -145,7 +145,7 @@ SHAPES = {
 }
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(["N", "S", "B", "D"]), data=st.data(),
        row=st.fixed_dictionaries({}, optional=PROPER))
 def test_random_well_typed_formulas_give_a_value_or_an_evaluation_error(kind, data, row):
