@@ -20,6 +20,8 @@ from yunying.runtime.formula.errors import FormulaError
 from yunying.runtime.formula.evaluator import evaluate, evaluate_condition, prepare
 from yunying.runtime.formula.types import FType
 
+from eval_helpers import assert_value, table
+
 TODAY = date(2024, 3, 15)
 NOW = datetime(2024, 3, 15, 8, 30, 15)
 
@@ -40,18 +42,6 @@ def run(source: str, row=ROW, context=CONTEXT):
     return evaluate(check(source, context), row, today=TODAY, now=NOW)
 
 
-def assert_value(result, expected) -> None:
-    """Same value and same kind: numbers are Decimal, dates are not datetimes."""
-    if expected is None or isinstance(expected, bool):
-        assert result is expected
-    elif isinstance(expected, (D, int)):
-        assert isinstance(result, D) and result == expected
-    else:
-        assert type(result) is type(expected) and result == expected
-
-
-def table(*rows):
-    return pytest.mark.parametrize("source, expected", rows, ids=[r[0] for r in rows])
 
 
 @table(

@@ -14,6 +14,8 @@ from yunying.runtime.formula.errors import FormulaError
 from yunying.runtime.formula.evaluator import evaluate, evaluate_aggregate, prepare
 from yunying.runtime.formula.types import FType
 
+from eval_helpers import assert_value, table
+
 TODAY = date(2024, 3, 15)
 NOW = datetime(2024, 3, 15, 8, 30)
 
@@ -57,17 +59,6 @@ def run(source: str, rows=ROWS, context=CONTEXT, **kwargs):
     return evaluate_aggregate(check(source, context), rows, today=TODAY, now=NOW, **kwargs)
 
 
-def assert_value(result, expected) -> None:
-    if expected is None or isinstance(expected, bool):
-        assert result is expected
-    elif isinstance(expected, (D, int)):
-        assert isinstance(result, D) and result == expected
-    else:
-        assert type(result) is type(expected) and result == expected
-
-
-def table(*rows):
-    return pytest.mark.parametrize("source, expected", rows, ids=[r[0] for r in rows])
 
 
 @table(
