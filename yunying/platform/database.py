@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -47,12 +47,22 @@ class Database:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._sqlite_hooks: list[Callable[[Any], None]] = []
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, self._sqlite_hooks)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def on_sqlite_connect(self, callback: Callable[[Any], None]) -> None:
+        """Run ``callback(dbapi_connection)`` once on every SQLite connection —
+        those already pooled too — before it is used (e.g. to register user
+        functions). Registering the same callback again does nothing; on other
+        databases nothing happens.
+        """
+        if self.dialect == "sqlite" and callback not in self._sqlite_hooks:
+            self._sqlite_hooks.append(callback)
 
     @contextmanager
     def begin(self, *, write: bool = False) -> Iterator[Connection]:
@@ -105,7 +115,7 @@ class Database:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, hooks: list[Callable[[Any], None]]) -> None:
     # pysqlite's own transaction handling skips BEGIN before DDL, which would
     # make schema changes impossible to roll back. Take control of BEGIN.
     @event.listens_for(engine, "connect")
@@ -117,6 +127,15 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):  # pragma: no cover - trivial
+        # record.info lives as long as this DBAPI connection: each hook runs once on it
+        ran = record.info.get("yy_sqlite_hooks", 0)
+        if ran < len(hooks):
+            for hook in hooks[ran:]:
+                hook(dbapi_conn)
+            record.info["yy_sqlite_hooks"] = len(hooks)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial

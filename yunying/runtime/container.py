@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from yunying.metadata.store import MetadataStore
 from yunying.platform.database import Database
+from yunying.runtime.formula import sql_functions
 from yunying.runtime.records import RecordService
 from yunying.runtime.registry import Registry
 
@@ -33,6 +34,8 @@ class Runtime:
 class Services:
     def __init__(self, db: Database, config: Mapping[str, Any]) -> None:
         self.db = db
+        # formula SQL on SQLite calls the formula language's user functions
+        db.on_sqlite_connect(sql_functions.register)
         self.config = config
         self.store = MetadataStore()
         self._lock = threading.Lock()

@@ -269,7 +269,7 @@ def test_concatenation(source, expected):
     ("DATE(2024, 2, 29)", date(2024, 2, 29)), ("DATE(2023, 2, 29)", None), ("DATE(2024, 2, 30)", None),
     ("DATE(2024, 13, 1)", None), ("DATE(2024, 0, 1)", None), ("DATE(0, 1, 1)", None),
     ("DATE(10000, 1, 1)", None), ("DATE(nn, 1, 1)", None), ("DATE(2024.9, 3.9, 1.9)", date(2024, 3, 1)),
-    ("DATE('2024-03-01')", date(2024, 3, 1)), ("DATE('2024-02-30')", None), ("DATE('2024-3-1')", None),
+    ("DATE('2024-03-01')", date(2024, 3, 1)), ("DATE('2024-02-30')", None), ("DATE('2024-3-1')", None), ("DATE('２０２４-０３-０１')", None),
     ("DATE('01/03/2024')", None), ("DATE('')", None), ("DATE(ns)", None), ("DATE('2024-03-01x')", None),
     ("YEAR(d)", D(2024)), ("MONTH(d)", D(1)), ("DAY(d)", D(31)), ("YEAR(dt)", D(2024)),
     ("MONTH(dt)", D(3)), ("DAY(dt)", D(1)), ("YEAR(nd)", None),

@@ -27,8 +27,8 @@ __all__ = [
 
 #: DATEADD units (lower-cased) → day / month / year (the function catalogue's table).
 DATE_UNITS = DATEADD_UNITS
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_ISO_PREFIX = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?", re.S)
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_ISO_PREFIX = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T].*)?", re.S)
 
 
 def naive(dt: datetime) -> datetime:
