@@ -85,7 +85,7 @@ TEXTS = [
     "TRIM('  x  y  ')", "CONTAINS(s, 'b')", "CONTAINS(s, '')", "CONTAINS(s, 'B')",
     "CONTAINS(s, '%')", "CONTAINS(t, 'ß')", "STARTSWITH(s, 'ab')", "STARTSWITH(s, '_')",
     "STARTSWITH(s, '')", "ENDSWITH(s, 'bc')", "ENDSWITH(s, '')", "ENDSWITH(s, '_c')",
-    "SUBSTITUTE(s, 'b', 'XX')", "SUBSTITUTE(s, '', 'x')", "SUBSTITUTE('a.b.c', '.', '')",
+    "SUBSTITUTE(s, 'b', 'XX')", "SUBSTITUTE(s, '', 'x')", "SUBSTITUTE('', '', s)", "SUBSTITUTE(s, '', t)", "SUBSTITUTE('a.b.c', '.', '')",
     "SUBSTITUTE(s, '%', '')", "SUBSTITUTE(t, s, '-')", "COALESCE(UPPER(s), MIN(s, t))",
     "MAX(LOWER(t), s) & UPPER(t)",
 ]

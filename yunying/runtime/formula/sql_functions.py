@@ -99,7 +99,7 @@ _SCALARS: dict[str, tuple[int, Callable[..., Any]]] = {
     "len": (1, fv.text_length), "left": (2, fv.left), "right": (2, fv.right),
     "mid": (3, fv.mid), "upper": (1, fv.upper), "lower": (1, fv.lower),
     "contains": (2, fv.contains), "startswith": (2, fv.starts_with),
-    "endswith": (2, fv.ends_with),
+    "endswith": (2, fv.ends_with), "substitute": (3, fv.substitute),
     "add_days": (2, fv.add_days), "days": (2, fv.days_between),
     "dateadd": (3, fv.date_add), "eomonth": (2, fv.eomonth),
     "make_date": (3, fv.make_date), "parse_date": (1, fv.parse_date),

@@ -119,7 +119,8 @@ class SqliteDialect(SqlDialect):
         return _call("endswith", s, t, ftype=_B)
 
     def substitute(self, s: E, old: E, new: E) -> E:
-        return func.replace(s, old, new, type_=STRING)
+        # SQLite's replace(s, '', NULL) is s, not NULL: use the language's own
+        return _call("substitute", s, old, new, ftype=FType.STRING)
 
     # --- dates ------------------------------------------------------------------------
     def add_days(self, d: E, n: E, ftype: FType) -> E:
