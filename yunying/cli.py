@@ -1,6 +1,7 @@
 """The ``yunying`` command line (a Flask click group).
 
-``init``, ``package validate|install|list``, ``serve`` and ``demo``. Errors
+``init``, ``package validate|install|list``, ``user create|set-password|token``,
+``serve`` and ``demo``. Errors
 print their bilingual message and located details and exit with status 1;
 nothing is left half-done because every command runs its work in one
 transaction.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -20,9 +22,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from yunying.app import create_app, services
 from yunying.metadata.loader import load_packages
-from yunying.platform import migrate
+from yunying.platform import identity, migrate
 from yunying.platform.context import Context
 from yunying.platform.errors import YunyingError
+from yunying.platform.i18n import Text
 from yunying.runtime.formula.package_check import FORMULA_CHECKS
 from yunying.runtime.installer import InstallReport, bundled_package_paths, install_packages
 from yunying.runtime.schema import render
@@ -137,6 +140,72 @@ def list_command() -> None:
         click.echo("no packages installed")
     for spec in packages:
         click.echo(f"{spec.code:16} {spec.version:10} {spec.label.zh} / {spec.label.en}")
+
+
+@cli.group("user")
+def user_group() -> None:
+    """Create users, set passwords and issue API tokens."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("password / 密码", hide_input=True,
+                        confirmation_prompt="repeat / 再次输入")
+
+
+@user_group.command("create")
+@click.argument("code")
+@click.option("--name", required=True, help="Display name (Chinese, or both languages).")
+@click.option("--name-en", default=None, help="English display name (defaults to --name).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
+@with_appcontext
+def user_create_command(code: str, name: str, name_en: str | None,
+                        password_stdin: bool) -> None:
+    """Create a user; prompts for the password twice unless --password-stdin."""
+    password = _read_password(password_stdin)
+    try:
+        with services(current_app).db.begin(write=True) as conn:
+            identity.create_user(conn, _ctx(), code, Text(name, name_en or name), password)
+    except YunyingError as exc:
+        _fail(exc)
+        return
+    click.echo(f"created user {code}")
+
+
+@user_group.command("set-password")
+@click.argument("code")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
+@with_appcontext
+def user_set_password_command(code: str, password_stdin: bool) -> None:
+    """Set a user's password (and clear a login lock)."""
+    password = _read_password(password_stdin)
+    try:
+        with services(current_app).db.begin(write=True) as conn:
+            identity.set_password(conn, _ctx(), code, password)
+    except YunyingError as exc:
+        _fail(exc)
+        return
+    click.echo(f"password of {code} changed")
+
+
+@user_group.command("token")
+@click.argument("code")
+@click.option("--name", required=True, help="What the token is for.")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(1, 3650),
+              help="Days until the token expires.")
+@with_appcontext
+def user_token_command(code: str, name: str, days: int) -> None:
+    """Issue an API token; it is printed this once and stored only hashed."""
+    try:
+        with services(current_app).db.begin(write=True) as conn:
+            issued = identity.issue_token(conn, _ctx(), code, name, timedelta(days=days))
+    except YunyingError as exc:
+        _fail(exc)
+        return
+    click.echo(f"token {issued.id} for {code} expires {issued.expires_at:%Y-%m-%d %H:%M} UTC")
+    click.echo("shown once, store it now / 仅显示一次，请立即保存:")
+    click.echo(issued.token)
 
 
 @cli.command("serve")

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
+from yunying.platform import migrate
 from yunying.cli import cli
 from yunying.runtime.installer import bundled_package_paths
 
@@ -36,7 +37,7 @@ def _tables(url: str) -> set[str]:
 def test_init_creates_platform_tables(run, database_url):
     result = run("init")
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert f"revision {migrate.head_revision()}" in result.output
     assert "yy_metadata_item" in _tables(database_url)
 
 

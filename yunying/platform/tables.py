@@ -9,13 +9,14 @@ with ``yy_`` so the schema sync can tell them apart.
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Integer, MetaData, String, Text,
-    Table, UniqueConstraint, Index,
+    Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, String,
+    Text, Table, UniqueConstraint, Index,
 )
 
 __all__ = [
     "PLATFORM_PREFIX", "platform_metadata", "package", "metadata_version",
     "metadata_item", "dictionary_item", "number_sequence", "attachment",
+    "user", "api_token",
 ]
 
 PLATFORM_PREFIX = "yy_"
@@ -100,4 +101,139 @@ attachment = Table(
     Column("created_at", DateTime, nullable=False),
     Column("created_by", String(64)),
     Index("ix_yy_attachment_sha256", "sha256"),
+)
+
+#: people who log in (identity). ``code`` is the login and the identity;
+#: failed_logins / locked_until hold the per-account login throttle.
+user = Table(
+    "yy_user", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("active", Boolean(create_constraint=False), nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime),
+    Column("password_changed_at", DateTime, nullable=False),
+    UniqueConstraint("code", name="uq_yy_user_code"),
+)
+
+#: API tokens for machine clients: only the SHA-256 of the token is stored.
+api_token = Table(
+    "yy_api_token", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_code", String(64),
+           ForeignKey("yy_user.code", name="fk_yy_api_token_user_code"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("revoked_at", DateTime),
+    Column("last_used_at", DateTime),
+    UniqueConstraint("token_hash", name="uq_yy_api_token_hash"),
+    Index("ix_yy_api_token_user_code", "user_code"),
+)
+
+
+# --- organisation model (migration 0003) ----------------------------------
+# Effective dates: ``valid_from`` inclusive, ``valid_to`` exclusive, NULL open.
+# Units carry no parent and no location: both are effective-dated links.
+
+__all__ += [
+    "org_unit", "location", "org_location", "org_tree", "org_edge", "org_head",
+    "org_assignment",
+]
+
+
+def _org_unit_ref(column: str, fk_name: str) -> Column:
+    return Column(column, String(64), ForeignKey("yy_org_unit.code", name=fk_name),
+                  nullable=False)
+
+
+#: org units: hospital, campus, department, ward, team...
+org_unit = Table(
+    "yy_org_unit", platform_metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("unit_type", String(32), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+)
+
+#: physical places, their own tree: campus → building → floor → area.
+location = Table(
+    "yy_location", platform_metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("parent_code", String(64),
+           ForeignKey("yy_location.code", name="fk_yy_location_parent")),
+)
+
+#: where an org unit is, from when to when.
+org_location = Table(
+    "yy_org_location", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org_unit_ref("unit_code", "fk_yy_org_location_unit"),
+    Column("location_code", String(64),
+           ForeignKey("yy_location.code", name="fk_yy_org_location_location"),
+           nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Index("ix_yy_org_location_unit", "unit_code"),
+)
+
+#: named relation trees: administrative, discipline, cost, temporary.
+org_tree = Table(
+    "yy_org_tree", platform_metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+)
+
+#: parent → child edges of one tree, effective-dated.
+org_edge = Table(
+    "yy_org_edge", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tree_code", String(64), ForeignKey("yy_org_tree.code", name="fk_yy_org_edge_tree"),
+           nullable=False),
+    _org_unit_ref("parent_code", "fk_yy_org_edge_parent"),
+    _org_unit_ref("child_code", "fk_yy_org_edge_child"),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Index("ix_yy_org_edge_parent", "tree_code", "parent_code"),
+    Index("ix_yy_org_edge_child", "tree_code", "child_code"),
+)
+
+#: who heads which unit, from when to when.
+org_head = Table(
+    "yy_org_head", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org_unit_ref("unit_code", "fk_yy_org_head_unit"),
+    Column("user_code", String(64), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Index("ix_yy_org_head_unit", "unit_code"),
+)
+
+#: staff assignments: user ↔ org unit, primary or secondary.
+org_assignment = Table(
+    "yy_org_assignment", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_code", String(64), nullable=False),
+    _org_unit_ref("unit_code", "fk_yy_org_assignment_unit"),
+    Column("is_primary", Boolean(create_constraint=False), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date),
+    Index("ix_yy_org_assignment_user", "user_code"),
+    Index("ix_yy_org_assignment_unit", "unit_code"),
 )
