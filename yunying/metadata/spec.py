@@ -30,6 +30,20 @@ __all__ = [
     "DictionarySpec",
     "SeedSpec",
     "Requirement",
+    "ENTITY_ACTIONS",
+    "PLATFORM_ACTIONS",
+    "DATA_SCOPES",
+    "FIELD_ACCESS",
+    "GrantSpec",
+    "RoleSpec",
+    "OrgTreeSpec",
+    "LocationSpec",
+    "OrgUnitSpec",
+    "OrgHeadSpec",
+    "OrgUserSpec",
+    "AssignmentSpec",
+    "RoleGrantSpec",
+    "OrgDataSpec",
     "PackageSpec",
     "qualify",
     "split_qualified",
@@ -233,6 +247,131 @@ class Requirement:
     spec: str  # a version range such as ">=1.0,<2"
 
 
+#: what a role may do to an entity's records.
+ENTITY_ACTIONS = ("read", "create", "update", "delete", "submit", "approve",
+                  "export", "import")
+#: what a role may do to the platform itself.
+PLATFORM_ACTIONS = ("design", "manage_packages", "manage_users")
+#: which records a grant reaches: every record; those of the user's own org
+#: units; those of the user's units and their descendants in ``tree``; those
+#: the user created; those matching a formula ``filter``.
+DATA_SCOPES = ("all", "own_unit", "unit_tree", "own_records", "formula")
+#: field permissions a role may declare (a field not named is editable).
+FIELD_ACCESS = ("hidden", "read_only")
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    """Actions a role may take on one entity, over the records in scope.
+
+    ``fields`` maps a field code (``line_code.field`` for a child-table field)
+    to ``"hidden"`` or ``"read_only"`` for the holders of this grant.
+    """
+
+    entity: str                      # qualified entity code
+    actions: tuple[str, ...]         # a subset of ENTITY_ACTIONS
+    scope: str = "all"               # one of DATA_SCOPES
+    tree: str = "admin"              # unit_tree: the relation tree's code
+    filter: str | None = None        # formula: a boolean formula over the record
+    fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A role declared by a package: its grants, platform actions, and the
+    roles it inherits (qualified codes; inherited grants add up)."""
+
+    package: str
+    code: str
+    label: Text
+    grants: tuple[GrantSpec, ...] = ()
+    platform: tuple[str, ...] = ()   # a subset of PLATFORM_ACTIONS
+    inherits: tuple[str, ...] = ()
+    description: Text | None = None
+
+    @property
+    def qualified_code(self) -> str:
+        return f"{self.package}.{self.code}"
+
+
+@dataclass(frozen=True)
+class OrgTreeSpec:
+    code: str
+    label: Text
+    kind: str        # administrative | discipline | cost | temporary
+
+
+@dataclass(frozen=True)
+class LocationSpec:
+    code: str
+    label: Text
+    kind: str        # campus | building | floor | area
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgUnitSpec:
+    """An org unit with its edges: ``parents`` maps a tree code to the parent
+    unit in that tree; ``location`` is the unit's location from ``valid_from``."""
+
+    code: str
+    label: Text
+    type: str        # hospital | campus | department | ward | team | ...
+    valid_from: date
+    valid_to: date | None = None
+    location: str | None = None
+    parents: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class OrgHeadSpec:
+    unit: str
+    user: str
+    valid_from: date
+
+
+@dataclass(frozen=True)
+class OrgUserSpec:
+    """A user shipped with (demo) org data: no password is ever shipped."""
+
+    code: str
+    name: Text
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    user: str
+    unit: str
+    valid_from: date
+    primary: bool = True
+
+
+@dataclass(frozen=True)
+class RoleGrantSpec:
+    """``user`` holds ``role`` (qualified) in ``domain`` (an org unit code or ``*``)."""
+
+    user: str
+    role: str
+    domain: str = "*"
+
+
+@dataclass(frozen=True)
+class OrgDataSpec:
+    """One ``org/*.yaml`` document: organisation data loaded on install
+    (``demo`` documents only when demo data is asked for)."""
+
+    package: str
+    file: str
+    demo: bool = False
+    trees: tuple[OrgTreeSpec, ...] = ()
+    locations: tuple[LocationSpec, ...] = ()
+    units: tuple[OrgUnitSpec, ...] = ()
+    heads: tuple[OrgHeadSpec, ...] = ()
+    users: tuple[OrgUserSpec, ...] = ()
+    assignments: tuple[AssignmentSpec, ...] = ()
+    role_grants: tuple[RoleGrantSpec, ...] = ()
+
+
 @dataclass(frozen=True)
 class PackageSpec:
     code: str
@@ -245,6 +384,8 @@ class PackageSpec:
     demo: tuple[SeedSpec, ...] = ()
     description: Text | None = None
     checksum: str = ""
+    roles: tuple[RoleSpec, ...] = ()
+    org: tuple[OrgDataSpec, ...] = ()
     #: the validated documents per kind, keyed by item code — what the
     #: metadata store persists and rebuilds specs from.
     documents: Mapping[str, Mapping[str, Any]] = field(
@@ -255,6 +396,9 @@ class PackageSpec:
 
     def dictionary(self, code: str) -> DictionarySpec | None:
         return _find(self.dictionaries, code)
+
+    def role(self, code: str) -> RoleSpec | None:
+        return _find(self.roles, code)
 
 
 def _find(items, code):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["Context", "SYSTEM", "utcnow"]
 
@@ -27,6 +27,13 @@ class Context:
     language: str = "zh-CN"
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     clock: Callable[[], datetime] = utcnow
+    #: the client's address (HTTP requests), recorded in the audit trail.
+    address: str | None = None
+    #: what the actor may do (a ``yunying.runtime.access.Grants``). ``None``
+    #: means a trusted internal caller — the CLI, package installs, seed
+    #: loading, background jobs — which is not restricted. The HTTP edge
+    #: always attaches the signed-in user's grants.
+    grants: Any = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -9,14 +9,15 @@ with ``yy_`` so the schema sync can tell them apart.
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, String,
-    Text, Table, UniqueConstraint, Index,
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
+    String, Text, Table, UniqueConstraint, Index,
 )
 
 __all__ = [
     "PLATFORM_PREFIX", "platform_metadata", "package", "metadata_version",
     "metadata_item", "dictionary_item", "number_sequence", "attachment",
-    "user", "api_token",
+    "user", "api_token", "casbin_rule", "access_state",
+    "audit_event", "web_session", "address_throttle",
 ]
 
 PLATFORM_PREFIX = "yy_"
@@ -236,4 +237,72 @@ org_assignment = Table(
     Column("valid_to", Date),
     Index("ix_yy_org_assignment_user", "user_code"),
     Index("ix_yy_org_assignment_unit", "unit_code"),
+)
+
+
+#: casbin policy rows (``p`` permissions, ``g`` role assignments and role
+#: inheritance), the shape casbin-sqlalchemy-adapter reads and writes.
+casbin_rule = Table(
+    "yy_casbin_rule", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ptype", String(255)),
+    Column("v0", String(255)),
+    Column("v1", String(255)),
+    Column("v2", String(255)),
+    Column("v3", String(255)),
+    Column("v4", String(255)),
+    Column("v5", String(255)),
+    Index("ix_yy_casbin_rule_v0", "ptype", "v0"),
+)
+
+#: one row (id 1): the access-policy version, moved on by every policy or
+#: role-assignment change so every process reloads its enforcer.
+access_state = Table(
+    "yy_access_state", platform_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+#: the append-only audit trail: record changes, logins, token use,
+#: permission and role changes, package installs.
+audit_event = Table(
+    "yy_audit_event", platform_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("address", String(64)),
+    Column("request_id", String(128)),
+    Column("entity", String(128)),
+    Column("record_id", Integer),
+    Column("changes", JSON),
+    Column("detail", JSON),
+    Index("ix_yy_audit_event_record", "entity", "record_id"),
+    Index("ix_yy_audit_event_at", "at"),
+    Index("ix_yy_audit_event_actor", "actor", "at"),
+)
+
+#: server-side browser sessions: the cookie carries a random id, only its
+#: SHA-256 is stored; logout and rotation revoke the row.
+web_session = Table(
+    "yy_web_session", platform_metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_code", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("address", String(64)),
+    Index("ix_yy_web_session_user", "user_code"),
+)
+
+#: the per-address login throttle: failures from one address in a window.
+address_throttle = Table(
+    "yy_address_throttle", platform_metadata,
+    Column("address", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_failure_at", DateTime, nullable=False),
+    Column("locked_until", DateTime),
 )

@@ -6,11 +6,11 @@ patched — when a package is installed or upgraded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from yunying.metadata.spec import DictionarySpec, EntitySpec, PackageSpec
+from yunying.metadata.spec import DictionarySpec, EntitySpec, PackageSpec, RoleSpec
 from yunying.runtime.entity.tables import EntityModel, EntityTables, build_model
 
 __all__ = ["Registry"]
@@ -23,6 +23,7 @@ class Registry:
     dictionaries: Mapping[str, DictionarySpec]
     model: EntityModel
     metadata_version: int = 0
+    roles: Mapping[str, RoleSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_packages(cls, packages: Iterable[PackageSpec], *,
@@ -30,12 +31,14 @@ class Registry:
         pkgs = {p.code: p for p in packages}
         entities = {e.qualified_code: e for p in pkgs.values() for e in p.entities}
         dictionaries = {d.qualified_code: d for p in pkgs.values() for d in p.dictionaries}
+        roles = {r.qualified_code: r for p in pkgs.values() for r in p.roles}
         return cls(
             packages=MappingProxyType(pkgs),
             entities=MappingProxyType(entities),
             dictionaries=MappingProxyType(dictionaries),
             model=build_model(entities.values()),
             metadata_version=metadata_version,
+            roles=MappingProxyType(roles),
         )
 
     def entity(self, qualified_code: str) -> EntitySpec | None:
@@ -46,3 +49,6 @@ class Registry:
 
     def dictionary(self, qualified_code: str) -> DictionarySpec | None:
         return self.dictionaries.get(qualified_code)
+
+    def role(self, qualified_code: str) -> RoleSpec | None:
+        return self.roles.get(qualified_code)
