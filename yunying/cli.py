@@ -21,6 +21,12 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from yunying.app import create_app, services
+from yunying.cli_access import add_user_commands
+from yunying.cli_org import org_group
+from yunying.cli_setup import (
+    ADMIN_NAME, DEMO_ADMIN, administrators, create_first_admin, ensure_demo_admin,
+    ensure_secret,
+)
 from yunying.metadata.loader import load_packages
 from yunying.platform import identity, migrate
 from yunying.platform.context import Context
@@ -68,13 +74,34 @@ def _say(message: str) -> None:
 
 
 @cli.command("init")
+@click.option("--admin", "admin", default=None, metavar="CODE",
+              help="Create the first administrator CODE (only while there is none).")
+@click.option("--name", default=None, help="The administrator's display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one stdin line.")
 @with_appcontext
-def init_command() -> None:
-    """Create or upgrade the platform tables (Alembic migrations)."""
+def init_command(admin: str | None, name: str | None, password_stdin: bool) -> None:
+    """Create or upgrade the platform tables (Alembic migrations), write a
+    SECRET_KEY into the instance config if none is set, and create the first
+    administrator (--admin; the password is prompted twice)."""
     db = services(current_app).db
     click.echo(f"database: {db.url.render_as_string(hide_password=True)}")
+    try:
+        ensure_secret(current_app)
+    except YunyingError as exc:
+        _fail(exc)
     migrate.upgrade(db)
     click.echo(f"platform schema at revision {migrate.current_revision(db)}")
+    if admin is None:
+        if not administrators(services(current_app)):
+            click.echo("no administrator yet: run `yunying init --admin CODE`")
+        return
+    label = Text(name, name) if name else ADMIN_NAME
+    try:
+        create_first_admin(services(current_app), _ctx(), admin, label,
+                           _read_password(password_stdin))
+    except YunyingError as exc:
+        _fail(exc)
+    click.echo(f"created administrator {admin} (role platform.admin)")
 
 
 @cli.group("package")
@@ -147,6 +174,9 @@ def user_group() -> None:
     """Create users, set passwords and issue API tokens."""
 
 
+add_user_commands(user_group)  # grant, revoke, roles
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -208,12 +238,18 @@ def user_token_command(code: str, name: str, days: int) -> None:
     click.echo(issued.token)
 
 
+cli.add_command(org_group)  # yunying org …
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Serve the app (threaded development server)."""
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        click.echo("session cookies are Secure: browsers return them over HTTPS only "
+                   "(put a TLS proxy in front, or set SESSION_COOKIE_SECURE: false)")
     _serve(host, port)
 
 
@@ -226,13 +262,30 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     """Init the database, install the bundled packages with demo data, serve."""
     db = services(current_app).db
     click.echo(f"[1/3] database {db.url.render_as_string(hide_password=True)}")
+    try:
+        ensure_secret(current_app)
+    except YunyingError as exc:
+        _fail(exc)
     migrate.upgrade(db)
     click.echo("[2/3] installing bundled packages with demo data")
     _install(bundled_package_paths(), with_demo=True)
+    _demo_login()
     if no_serve:
         return
+    # the demo serves plain HTTP: a Secure cookie would never come back
+    current_app.config["SESSION_COOKIE_SECURE"] = False
     click.echo(f"[3/3] serving on http://{host}:{port}/api/v1/openapi.json")
     _serve(host, port)
+
+
+def _demo_login() -> None:
+    password = ensure_demo_admin(services(current_app), _ctx())
+    if password is not None:
+        click.echo(f"demo login / 演示账号: {DEMO_ADMIN} / {password}  "
+                   f"(shown once; change it with `yunying user set-password {DEMO_ADMIN}`)")
+    else:
+        click.echo(f"demo login / 演示账号: {DEMO_ADMIN} (password as first shown; "
+                   f"reset it with `yunying user set-password {DEMO_ADMIN}`)")
 
 
 def _serve(host: str, port: int) -> None:

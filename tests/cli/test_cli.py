@@ -44,7 +44,7 @@ def test_init_creates_platform_tables(run, database_url):
 def test_validate_reports_ok_for_bundled_packages(run):
     result = run("package", "validate", *bundled_package_paths())
     assert result.exit_code == 0, result.output
-    assert "ok  materials 1.1.0" in result.output
+    assert "ok  materials 1.2.0" in result.output
 
 
 def test_validate_reports_every_issue_and_exits_1(run):
@@ -69,7 +69,7 @@ def test_install_then_list(run, database_url):
     assert result.exit_code == 0, result.output
     assert "seeded" in result.output
     listed = run("package", "list")
-    assert "materials" in listed.output and "1.1.0" in listed.output
+    assert "materials" in listed.output and "1.2.0" in listed.output
     assert "materials_requisition__lines" in _tables(database_url)
 
 
@@ -107,8 +107,21 @@ def test_demo_on_a_fresh_checkout_creates_its_instance_folder(tmp_path, monkeypa
     assert count == 2
 
 
+def _demo_password(server) -> str:
+    """The demo admin's password from the demo's console output."""
+    seen = []
+    for raw in iter(server.stdout.readline, b""):
+        line = raw.decode()
+        seen.append(line)
+        if line.startswith("demo login"):
+            return line.split(": ", 1)[1].split(" / ")[1].split()[0]
+    raise AssertionError("the demo printed no login:\n" + "".join(seen))
+
+
 def test_demo_serves_http(database_url, tmp_path):
-    """`yunying demo` really serves: list and create through a live server."""
+    """`yunying demo` really serves: sign in as the printed demo admin over
+    plain HTTP (cookie + CSRF), then list and create through a live server."""
+    import http.cookiejar
     import json
     import os
     import socket
@@ -120,31 +133,45 @@ def test_demo_serves_http(database_url, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "YUNYING_DATABASE_URL": database_url,
+    env = {**os.environ, "YUNYING_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
            "YUNYING_INSTANCE": str(tmp_path / "instance")}
+    env.pop("YUNYING_CONFIG", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "yunying.cli", "demo", "--port", str(port)], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def call(method, path, body=None, headers=None):
+        request = urllib.request.Request(
+            base + path, method=method, data=json.dumps(body).encode() if body else None,
+            headers={"Content-Type": "application/json", **(headers or {})})
+        with browser.open(request) as r:
+            return r.status, json.load(r)
     try:
+        password = _demo_password(server)
         for _ in range(300):
             try:
-                with urllib.request.urlopen(f"{base}/api/v1/records/materials.requisition") as r:
-                    listed = json.load(r)
+                _, state = call("GET", "/api/v1/session")
                 break
             except OSError:
                 assert server.poll() is None, server.stdout.read().decode()
                 time.sleep(0.1)
         else:
             raise AssertionError("the demo server did not answer within 30 s")
+        assert state["authenticated"] is False
+        status, state = call("POST", "/api/v1/session", {"code": "admin", "password": password},
+                             {"X-CSRFToken": state["csrf_token"]})
+        assert status == 200 and state["authenticated"] is True
+        _, listed = call("GET", "/api/v1/records/materials.requisition")
         assert listed["total"] == 2
-        body = json.dumps({"department": "0301", "urgency": "urgent",
-                           "lines": [{"item": 1, "quantity": "2"}]}).encode()
-        request = urllib.request.Request(f"{base}/api/v1/records/materials.requisition",
-                                         data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as r:
-            assert r.status == 201
-            assert json.load(r)["number"].startswith("LY")
+        status, created = call("POST", "/api/v1/records/materials.requisition",
+                               {"department": "0301", "urgency": "urgent",
+                                "lines": [{"item": 1, "quantity": "2"}]},
+                               {"X-CSRFToken": state["csrf_token"]})
+        assert status == 201
+        assert created["number"].startswith("LY") and created["created_by"] == "admin"
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -18,7 +18,7 @@ from metadata_paths import MODULES
 
 def test_both_load_together_in_dependency_order():
     specs = load_packages([MODULES / "materials", MODULES / "base"])
-    assert [(s.code, s.version) for s in specs] == [("base", "1.0.0"), ("materials", "1.1.0")]
+    assert [(s.code, s.version) for s in specs] == [("base", "1.1.0"), ("materials", "1.2.0")]
 
 
 def test_base_holds_the_shared_dictionaries(bundled):
@@ -36,7 +36,7 @@ def test_base_holds_the_shared_dictionaries(bundled):
 
 def test_materials_item_entity(bundled):
     materials = bundled["materials"]
-    assert materials.requires == (Requirement("base", ">=1.0,<2"),)
+    assert materials.requires == (Requirement("base", ">=1.1,<2"),)
     assert [d.qualified_code for d in materials.dictionaries] == [
         "materials.material_category", "materials.requisition_urgency"]
     item = materials.entity("item")

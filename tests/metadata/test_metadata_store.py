@@ -54,7 +54,7 @@ def test_recorded_packages_are_rebuilt_into_equal_specs(db, specs):
         assert installed == specs
         assert [s.code for s in installed] == ["base", "clinic", "materials", "ward"]
         assert store.installed_versions(conn) == {
-            "base": "1.0.0", "materials": "1.1.0", "clinic": "1.2.3", "ward": "0.1.0"}
+            "base": "1.1.0", "materials": "1.2.0", "clinic": "1.2.3", "ward": "0.1.0"}
         assert store.current_version(conn) == 4
 
 
@@ -76,8 +76,8 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
                              .where(metadata_item.c.package == "materials")
                              .order_by(metadata_item.c.id)).all()
     assert [(r.package, r.package_version, r.action, r.created_by, r.created_at)
-            for r in rows] == [("base", "1.0.0", "install", "admin", NOW),
-                               ("materials", "1.1.0", "install", "admin", NOW)]
+            for r in rows] == [("base", "1.1.0", "install", "admin", NOW),
+                               ("materials", "1.2.0", "install", "admin", NOW)]
     assert json.loads(rows[1].plan) == PLAN
     assert json.loads(rows[1].diff) == {
         "added": [{"kind": "package", "code": "materials"},
@@ -86,15 +86,24 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
                   {"kind": "dictionary", "code": "material_category"},
                   {"kind": "dictionary", "code": "requisition_urgency"},
                   {"kind": "seed", "code": "seed/item.yaml"},
-                  {"kind": "demo", "code": "demo/requisition.yaml"}],
+                  {"kind": "demo", "code": "demo/requisition.yaml"},
+                  {"kind": "role", "code": "auditor"},
+                  {"kind": "role", "code": "manager"},
+                  {"kind": "role", "code": "requester"},
+                  {"kind": "role", "code": "storekeeper"},
+                  {"kind": "role", "code": "viewer"},
+                  {"kind": "org", "code": "org/demo_grants.yaml"}],
         "changed": [], "removed": []}
     assert (pkg.version, pkg.name_zh, pkg.name_en, pkg.installed_by, pkg.metadata_version,
             pkg.installed_at, pkg.checksum) == (
-        "1.1.0", "物资管理", "Materials management", "admin", 2, NOW, bundled_specs[1].checksum)
+        "1.2.0", "物资管理", "Materials management", "admin", 2, NOW, bundled_specs[1].checksum)
     assert items == [("package", "materials", 2), ("entity", "item", 2),
                      ("entity", "requisition", 2), ("dictionary", "material_category", 2),
                      ("dictionary", "requisition_urgency", 2), ("seed", "seed/item.yaml", 2),
-                     ("demo", "demo/requisition.yaml", 2)]
+                     ("demo", "demo/requisition.yaml", 2), ("role", "auditor", 2),
+                     ("role", "manager", 2), ("role", "requester", 2),
+                     ("role", "storekeeper", 2), ("role", "viewer", 2),
+                     ("org", "org/demo_grants.yaml", 2)]
 
 
 def _upgraded_clinic(tmp_path):

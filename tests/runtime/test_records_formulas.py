@@ -383,7 +383,7 @@ def _materials_1_0(tmp_path) -> Path:
     old = shutil.copytree(MODULES / "materials", tmp_path / "materials")
     manifest = old / "package.yaml"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace(
-        "version: 1.1.0", "version: 1.0.0"), encoding="utf-8")
+        "version: 1.2.0", "version: 1.0.0"), encoding="utf-8")
     entity = old / "entities" / "requisition.yaml"
     source = entity.read_text(encoding="utf-8")
     start = source.index("rules:\n  - code: not_in_future")

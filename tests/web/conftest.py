@@ -1,5 +1,8 @@
 """Web fixtures (flaskr style): ``app`` with the bundled packages installed
-in a fresh database, ``client``, and small helpers over the database."""
+in a fresh database; ``client``, signed in as the superuser ``admin`` by an
+API token (no CSRF needed); ``anon_client``, signed in as nobody; ``auth``,
+flaskr's login / logout actions over ``anon_client`` (session cookie plus
+CSRF); and small helpers over the database."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from yunying.app import services
-from web_helpers import make_app
+from web_helpers import ADMIN, ADMIN_PASSWORD, AuthActions, ensure_user, make_app, token_client
 
 
 @pytest.fixture
@@ -22,7 +25,21 @@ def app(database_url, tmp_path):
 
 @pytest.fixture
 def client(app) -> FlaskClient:
+    """The superuser, by API token."""
+    return token_client(app)
+
+
+@pytest.fixture
+def anon_client(app) -> FlaskClient:
+    """Nobody signed in (no token, no cookie yet)."""
     return app.test_client()
+
+
+@pytest.fixture
+def auth(app, anon_client) -> AuthActions:
+    """Sign ``anon_client`` in and out (``auth.login()`` as the superuser)."""
+    ensure_user(app, ADMIN, ADMIN_PASSWORD, superuser=True)
+    return AuthActions(anon_client)
 
 
 @pytest.fixture

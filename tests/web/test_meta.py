@@ -42,8 +42,8 @@ def test_entity_description_is_complete(client):
 
 def test_packages_and_versions(client):
     items = client.get("/api/v1/meta/packages").get_json()["items"]
-    assert [(p["code"], p["version"]) for p in items] == [("base", "1.0.0"),
-                                                         ("materials", "1.1.0")]
+    assert [(p["code"], p["version"]) for p in items] == [("base", "1.1.0"),
+                                                         ("materials", "1.2.0")]
     assert items[1]["name"]["en"] == "Materials management"
     assert items[0]["installed_by"] == "tester"
 

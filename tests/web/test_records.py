@@ -3,7 +3,7 @@ a version, stale updates, delete, validation errors and 404s."""
 
 from __future__ import annotations
 
-from web_helpers import ITEM, REQUISITION, error_of
+from web_helpers import ADMIN, ITEM, REQUISITION, error_of
 
 BASE = f"/api/v1/records/{REQUISITION}"
 
@@ -22,7 +22,7 @@ def test_create_requisition_with_lines_then_read_it_back(client, item_ids):
     assert response.headers["Location"] == f"{BASE}/{record['id']}"
     assert record["version"] == 1
     assert record["number"].startswith("LY") and len(record["number"]) == len("LY202601-0001")
-    assert record["created_by"] == "api"
+    assert record["created_by"] == ADMIN  # the signed-in user
     assert [line["line_no"] for line in record["lines"]] == [1, 2]
     assert record["lines"][0]["quantity"] == "2.00"
     assert record["lines"][0]["unit_price"] == "32.5000"

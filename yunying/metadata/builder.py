@@ -3,7 +3,9 @@
 Pure functions: no I/O, no database. The loader calls them on freshly
 validated YAML, the metadata store on the JSON it kept, and both get equal
 specs. Every reference comes out qualified (``item`` in package
-``materials`` → ``materials.item``; ``base.uom`` stays). Dates may arrive as
+``materials`` → ``materials.item``; ``base.uom`` stays; role and org data
+documents are built by :mod:`~yunying.metadata.roles` and
+:mod:`~yunying.metadata.org_data`). Dates may arrive as
 ``date`` objects or ISO strings; decimals are built from ``str(value)``,
 never through float arithmetic.
 
@@ -23,6 +25,11 @@ from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
+from yunying.metadata.convert import optional_text as _optional_text
+from yunying.metadata.convert import text as _text
+from yunying.metadata.convert import to_date
+from yunying.metadata.org_data import org_from_document
+from yunying.metadata.roles import role_from_document
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec,
     IndexSpec, NumberingSpec, PackageSpec, Requirement, RuleSpec, SeedSpec, qualify,
@@ -39,8 +46,9 @@ __all__ = [
     "to_datetime", "default_problem",
 ]
 
-#: the kinds of ``PackageSpec.documents`` besides the manifest ("package").
-DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo")
+#: the kinds of ``PackageSpec.documents`` besides the manifest ("package");
+#: seed, demo and org documents are keyed by file, the others by code.
+DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo", "role", "org")
 MONEY_PRECISION = 18
 MONEY_SCALE = 2
 
@@ -56,7 +64,8 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
     """Build the package spec from its validated documents.
 
     ``documents`` = ``{"package": manifest, "entity": {code: doc},
-    "dictionary": {code: doc}, "seed": {file: doc}, "demo": {file: doc}}``.
+    "dictionary": {code: doc}, "seed": {file: doc}, "demo": {file: doc},
+    "role": {code: doc}, "org": {file: doc}}`` (kinds may be left out).
     """
     manifest = documents["package"]
     code = manifest["code"]
@@ -77,6 +86,10 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
                    for file, doc in documents.get("demo", {}).items()),
         description=_optional_text(manifest.get("description")),
         checksum=checksum,
+        roles=tuple(role_from_document(code, doc)
+                    for doc in documents.get("role", {}).values()),
+        org=tuple(org_from_document(code, file, doc)
+                  for file, doc in documents.get("org", {}).items()),
         documents=freeze_documents(documents),
     )
 
@@ -268,15 +281,6 @@ def to_decimal(value: Any) -> Decimal | None:
     return result
 
 
-def to_date(value: Any) -> date | None:
-    """A ``date`` or an ISO ``YYYY-MM-DD`` string → ``date``; raises ValueError."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
-    raise ValueError(f"not a date: {value!r}")
-
-
 def to_datetime(value: Any) -> datetime:
     """A ``datetime`` or an ISO string → ``datetime``; raises ValueError."""
     if isinstance(value, datetime):
@@ -413,11 +417,3 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
-
-
-def _text(label: Mapping[str, str]) -> Text:
-    return Text(label["zh"], label["en"])
-
-
-def _optional_text(label: Mapping[str, str] | None) -> Text | None:
-    return _text(label) if label else None

@@ -5,8 +5,11 @@ and packages: duplicate codes, references to unknown entities, dictionaries
 and fields, undeclared or unsatisfied requirements, reserved field codes,
 defaults that do not fit their field, invalid patterns, numbering rules and
 dimensions, dictionary parents, seed rows naming unknown fields, rule
-codes and fields. Each finding is an :class:`Issue` located by
-file, JSON path and line; nothing stops at the first.
+codes and fields, the reserved package code ``platform``; then the checks of
+roles (:mod:`yunying.metadata.roles`) and org data
+(:mod:`yunying.metadata.org_check`), which report through the same
+:class:`Checker`. Each finding is an :class:`Issue` located by file, JSON
+path and line; nothing stops at the first.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from yunying.metadata.builder import (
     RESETS, default_problem, finest_reset, numbering_tokens, rendered_length,
     sequence_width,
 )
 from yunying.metadata.issues import Issue
+from yunying.metadata.org_check import check_org, visible_trees
+from yunying.metadata.org_data import OrgDirectory
+from yunying.metadata.roles import check_roles
 from yunying.metadata.spec import (
     CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, DictionarySpec, EntitySpec, FieldSpec,
     PackageSpec, RuleSpec, split_qualified,
@@ -30,9 +36,17 @@ from yunying.metadata.yaml_source import Source
 from yunying.platform.errors import YunyingError
 from yunying.platform.i18n import Text
 
-__all__ = ["PackageSources", "Known", "check_package", "check_dependents"]
+__all__ = ["PackageSources", "Known", "Checker", "check_package", "RESERVED_PACKAGES"]
+
+#: package codes a package may not take: ``platform`` names the platform's own
+#: roles (``platform.admin``) and the casbin object of platform actions.
+RESERVED_PACKAGES = ("platform",)
 
 _CHILD_RESERVED = frozenset(SYSTEM_COLUMNS) | frozenset(CHILD_SYSTEM_COLUMNS)
+_FINDERS: Mapping[str, Callable[[PackageSpec, str], Any]] = MappingProxyType({
+    "entity": PackageSpec.entity, "dictionary": PackageSpec.dictionary,
+    "role": PackageSpec.role})
+_KIND_NAMES = MappingProxyType({"entity": "实体", "dictionary": "字典", "role": "角色"})
 _DATE_TYPES = ("date", "datetime")
 _SKIP = object()  # a reference into something broken or missing: already reported
 
@@ -46,78 +60,39 @@ class PackageSources:
     entities: Mapping[str, Source] = field(default_factory=dict)
     dictionaries: Mapping[str, Source] = field(default_factory=dict)
     seeds: Mapping[str, Source] = field(default_factory=dict)   # seed and demo, by file
+    roles: Mapping[str, Source] = field(default_factory=dict)
+    org: Mapping[str, Source] = field(default_factory=dict)     # by file
 
 
 @dataclass(frozen=True)
 class Known:
     """What references resolve against: installed and loaded packages, plus
-    items that exist but failed their schema (not reported twice)."""
+    items that exist but failed their schema (not reported twice), and the
+    packages with an org document that failed its schema."""
 
     packages: Mapping[str, PackageSpec]
     broken_packages: frozenset[str] = frozenset()
     broken_items: frozenset[tuple[str, str]] = frozenset()   # (kind, qualified code)
+    broken_org: frozenset[str] = frozenset()
 
 
 def check_package(spec: PackageSpec, sources: PackageSources, known: Known) -> list[Issue]:
     """Every cross-reference issue of one package, in file order."""
-    check = _Checker(spec, known)
+    check = Checker(spec, known)
     check.requirements(sources.manifest)
     for dictionary in spec.dictionaries:
         check.dictionary(dictionary, sources.dictionaries[dictionary.code])
     for entity in spec.entities:
         check.entity(entity, sources.entities[entity.code])
+    directory = OrgDirectory(known.packages.values())
+    check_roles(check, sources.roles, visible_trees(check, directory))
     for seed in (*spec.seeds, *spec.demo):
         check.seed(seed.entity, sources.seeds[seed.file])
+    check_org(check, sources.org, directory)
     return check.issues
 
 
-def check_dependents(loaded: Mapping[str, tuple[PackageSpec, Source]],
-                     installed: Iterable[PackageSpec]) -> list[Issue]:
-    """Installed packages that are not reloaded must still accept the new
-    versions of the packages they require and find what they refer to."""
-    issues: list[Issue] = []
-    for other in (p for p in installed if p.code not in loaded):
-        for req in other.requires:
-            if req.package in loaded and not _accepts(req.spec, loaded[req.package][0].version):
-                spec, source = loaded[req.package]
-                issues.append(source.issue("requirement_unsatisfied", "$.version", Text(
-                    f"已安装的 {other.code} 要求 {req.package} {req.spec}，与 {spec.version} 不符",
-                    f"installed package {other.code} requires {req.package} {req.spec}; "
-                    f"{spec.version} does not satisfy it"), package=spec.code))
-        issues += _lost_targets(other, loaded)
-    return issues
-
-
-def _lost_targets(other: PackageSpec,
-                  loaded: Mapping[str, tuple[PackageSpec, Source]]) -> list[Issue]:
-    """References of an installed package into a reloaded one that the new
-    version no longer has (an upgrade that drops an entity or dictionary)."""
-    issues: list[Issue] = []
-    for entity in other.entities:
-        for f in (*entity.fields, *(f for child in entity.children for f in child.fields)):
-            for kind, target in (("entity", f.reference), ("dictionary", f.dictionary)):
-                package, code = split_qualified(target or "")
-                if package not in loaded:
-                    continue
-                spec, source = loaded[package]
-                if (spec.entity(code) if kind == "entity" else spec.dictionary(code)) is None:
-                    issues.append(source.issue(f"unknown_{kind}", "$", Text(
-                        f"已安装的 {other.code} 的 {entity.code}.{f.code} 引用了 {target}，"
-                        f"而此版本已不再提供",
-                        f"installed package {other.code} refers to {target} "
-                        f"({entity.code}.{f.code}), which this version no longer has"),
-                        package=spec.code))
-    return issues
-
-
-def _accepts(version_range: str, version: str) -> bool:
-    try:
-        return satisfies(version, version_range)
-    except YunyingError:
-        return True  # a malformed range is reported where it is written
-
-
-class _Checker:
+class Checker:
     """The checks of one package; collects issues in ``self.issues``."""
 
     def __init__(self, spec: PackageSpec, known: Known) -> None:
@@ -132,6 +107,11 @@ class _Checker:
     # -- package ---------------------------------------------------------------
 
     def requirements(self, source: Source) -> None:
+        if self.spec.code in RESERVED_PACKAGES:
+            self.add(source, "reserved_code", "$.code",
+                     f"包编码 {self.spec.code} 保留给平台自身，请换一个编码",
+                     f"the package code {self.spec.code!r} is reserved for the platform; "
+                     f"choose another code")
         for req in self.spec.requires:
             path = f"$.requires.{req.package}"
             try:
@@ -152,8 +132,9 @@ class _Checker:
                          f"requires {req.package} {req.spec}, but {target.version} is available")
 
     def resolve(self, source: Source, path: str, qualified: str, kind: str) -> Any:
-        """The entity / dictionary a reference names, None when unknown (reported),
-        or _SKIP when its package or item is broken or missing (reported elsewhere)."""
+        """The entity / dictionary / role a reference names, None when unknown
+        (reported), or _SKIP when its package or item is broken or missing
+        (reported elsewhere)."""
         package, code = split_qualified(qualified)
         if package != self.spec.code and package not in self.required:
             self.add(source, "undeclared_dependency", path,
@@ -164,10 +145,9 @@ class _Checker:
         if (package in self.known.broken_packages or (kind, qualified) in self.known.broken_items
                 or target is None):
             return _SKIP
-        found = target.entity(code) if kind == "entity" else target.dictionary(code)
+        found = _FINDERS[kind](target, code)
         if found is None:
-            zh = "实体" if kind == "entity" else "字典"
-            self.add(source, f"unknown_{kind}", path, f"未知的{zh} {qualified}",
+            self.add(source, f"unknown_{kind}", path, f"未知的{_KIND_NAMES[kind]} {qualified}",
                      f"unknown {kind} {qualified}")
         return found
 

@@ -29,7 +29,8 @@ from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Sequence
 
 from yunying.metadata.builder import package_from_documents, with_seed_keys
-from yunying.metadata.crossref import Known, PackageSources, check_dependents, check_package
+from yunying.metadata.crossref import Known, PackageSources, check_package
+from yunying.metadata.dependents import check_dependents
 from yunying.metadata.issues import Issue, path_key
 from yunying.metadata.schema_check import SchemaChecker
 from yunying.metadata.spec import PackageSpec, qualify
@@ -42,9 +43,13 @@ __all__ = ["load_package", "load_packages", "read_package_files", "package_check
            "Finding", "PackageCheck", "MANIFEST", "MAX_FILE_BYTES"]
 
 MANIFEST = "package.yaml"
-#: folder → kind of the YAML files directly inside it, in loading order.
+#: folder → kind of the YAML files directly inside it, in loading order
+#: (roles name entities and dictionaries; org data names roles).
 FOLDERS: Mapping[str, str] = MappingProxyType({
-    "dictionaries": "dictionary", "entities": "entity", "seed": "seed", "demo": "demo"})
+    "dictionaries": "dictionary", "entities": "entity", "roles": "role", "seed": "seed",
+    "demo": "demo", "org": "org"})
+#: kinds whose files are keyed by path (the others by their ``code``).
+_BY_FILE = ("seed", "demo", "org")
 #: a zip member larger than this (uncompressed) is refused.
 MAX_FILE_BYTES = 8 * 1024 * 1024
 _IGNORED = ("__MACOSX", "__pycache__")
@@ -57,8 +62,8 @@ class Finding:
     """A problem a package check found, located in one of the package's documents.
 
     ``kind`` is the document kind (``package``, ``entity``, ``dictionary``,
-    ``seed`` or ``demo``), ``item`` its code (the seed file for seed and
-    demo), ``path`` the JSON path in it (``$.fields[3].formula``).
+    ``role``, ``seed``, ``demo`` or ``org``), ``item`` its code (the file for
+    seed, demo and org), ``path`` the JSON path in it (``$.fields[3].formula``).
     """
 
     code: str
@@ -98,7 +103,8 @@ def load_packages(paths: Sequence[str | os.PathLike], *,
     known = Known(
         packages=MappingProxyType({**installed, **{c: s for c, (s, _) in loaded.items()}}),
         broken_packages=frozenset(p.broken_code for p in parsed if p.broken_code),
-        broken_items=frozenset(item for p in parsed for item in p.broken_items))
+        broken_items=frozenset(item for p in parsed for item in p.broken_items),
+        broken_org=frozenset(p.label for p in parsed if p.broken_org))
     for spec, package in loaded.values():
         cross += package.cross_issues(spec, known, checks)
     cross += check_dependents({c: (s, p.sources.manifest) for c, (s, p) in loaded.items()},
@@ -124,6 +130,7 @@ class _Parsed:
     duplicates: list[Issue] = field(default_factory=list)
     broken_code: str | None = None
     broken_items: set[tuple[str, str]] = field(default_factory=set)
+    broken_org: bool = False
     files: tuple[str, ...] = ()
 
     def cross_issues(self, spec: PackageSpec, known: Known,
@@ -140,7 +147,8 @@ class _Parsed:
         documents: Mapping[str, Mapping[str, Source]] = {
             "package": {sources.code: sources.manifest},
             "entity": sources.entities, "dictionary": sources.dictionaries,
-            "seed": sources.seeds, "demo": sources.seeds}
+            "role": sources.roles, "seed": sources.seeds, "demo": sources.seeds,
+            "org": sources.org}
         source = documents.get(finding.kind, {}).get(finding.item)
         if source is None:  # an item the package lacks: the manifest stands for it
             return sources.manifest.issue(finding.code, "$", finding.message,
@@ -187,27 +195,31 @@ def _validated(raw: bytes, file: str, kind: str, checker: SchemaChecker,
     code = data.get("code") if isinstance(data, dict) else None
     if isinstance(code, str) and kind == "package":
         result.broken_code = code
-    elif isinstance(code, str) and kind in ("entity", "dictionary"):
+    elif isinstance(code, str) and kind in ("entity", "dictionary", "role"):
         result.broken_items.add((kind, code))  # qualified once the package code is known
+    elif kind == "org":
+        result.broken_org = True
     return None
 
 
 def _build(result: _Parsed, valid: Mapping[str, list[Source]], checksum: str) -> None:
     manifest = valid["package"][0]
     code = manifest.data["code"]
-    entities, duplicates = _unique_items(valid["entity"], package=code)
-    dictionaries, more = _unique_items(valid["dictionary"], package=code)
-    seeds = {s.file: s for s in valid["seed"]}
-    demo = {s.file: s for s in valid["demo"]}
-    result.duplicates = duplicates + more
+    result.duplicates = []
+    kept: dict[str, dict[str, Source]] = {}
+    for kind in FOLDERS.values():
+        if kind in _BY_FILE:
+            kept[kind] = {s.file: s for s in valid[kind]}
+        else:
+            kept[kind], duplicates = _unique_items(valid[kind], package=code)
+            result.duplicates += duplicates
     result.broken_items = {(kind, qualify(code, item)) for kind, item in result.broken_items}
-    result.sources = PackageSources(code, manifest, entities, dictionaries, {**seeds, **demo})
+    result.sources = PackageSources(
+        code, manifest, kept["entity"], kept["dictionary"], {**kept["seed"], **kept["demo"]},
+        kept["role"], kept["org"])
     result.spec = package_from_documents({
         "package": manifest.data,
-        "entity": {c: s.data for c, s in entities.items()},
-        "dictionary": {c: s.data for c, s in dictionaries.items()},
-        "seed": {f: s.data for f, s in seeds.items()},
-        "demo": {f: s.data for f, s in demo.items()},
+        **{kind: {key: s.data for key, s in sources.items()} for kind, sources in kept.items()},
     }, checksum=checksum)
 
 

@@ -35,6 +35,8 @@ KINDS: Mapping[str, str] = {
     "dictionary": "dictionary.schema.json",
     "seed": "seed.schema.json",
     "demo": "seed.schema.json",
+    "role": "role.schema.json",
+    "org": "org.schema.json",
 }
 _COMMON = "common.schema.json"
 
@@ -201,6 +203,16 @@ _PATTERN_HINTS: Mapping[str, Text] = {
     "^(?:[a-z][a-z0-9_]{1,15}\\.)?[a-z][a-z0-9_]{1,39}$": Text(
         "字典编码（本包）或 包编码.字典编码", "a dictionary code, or package.dictionary"),
     "^[0-9]{4}-[0-9]{2}-[0-9]{2}$": Text("日期 YYYY-MM-DD", "a date YYYY-MM-DD"),
+    "^[a-z][a-z0-9_]{1,31}$": _code_hint("1-31"),
+    "^(?:[a-z][a-z0-9_]{1,15}\\.)?[a-z][a-z0-9_]{1,31}$": Text(
+        "角色编码（本包）或 包编码.角色编码", "a role code, or package.role"),
+    "^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$": Text(
+        "字母或数字开头，其后最多 63 个字母、数字或 _ . @ -",
+        "a letter or digit, then up to 63 letters, digits, '_', '.', '@' or '-'"),
+    "^(?:\\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$": Text(
+        "* 或组织单元编码", "* or an org unit code"),
+    "^(?:[a-z][a-z0-9_]{1,15}\\.)?[a-z][a-z0-9_]{0,39}$": Text(
+        "字段编码，或 子表编码.字段编码", "a field code, or child.field"),
     "^(?:0|[1-9][0-9]*)\\.(?:0|[1-9][0-9]*)\\.(?:0|[1-9][0-9]*)$": Text(
         "语义化版本号 主版本.次版本.修订号（如 1.0.0）",
         "a semantic version MAJOR.MINOR.PATCH such as 1.0.0"),

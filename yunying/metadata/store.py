@@ -2,7 +2,7 @@
 
 Installed packages live in the platform tables as their validated JSON
 documents: one ``yy_metadata_item`` row per manifest, entity, dictionary,
-seed and demo file (layer ``package``), one ``yy_metadata_version`` row per
+role, seed, demo and org file (layer ``package``), one ``yy_metadata_version`` row per
 publish with who, when, a diff and the schema plan, and one ``yy_package``
 row per package with its current version. Specs are rebuilt from the stored
 documents with the same builder the loader uses, so they compare equal.

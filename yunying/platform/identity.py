@@ -15,6 +15,12 @@ message :data:`LOGIN_FAILED`, so nobody can learn which codes exist.
 the failure counter it wrote must be committed; :func:`login` wraps it in its
 own transaction and raises :class:`~yunying.platform.errors.PermissionDenied`
 (code ``authentication_failed``) after committing.
+
+Every change here is audited on the same connection (see
+:mod:`yunying.platform.audit`): ``login.success`` / ``login.failure`` (with
+the attempted code and the reason, never the password — committed with the
+failure counter), ``token.issue`` / ``token.use`` / ``token.revoke``,
+``user.create`` / ``user.password`` / ``user.active``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -31,10 +37,12 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from yunying.platform.audit import record_event
 from yunying.platform.context import Context
 from yunying.platform.database import Database
 from yunying.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from yunying.platform.i18n import Text
+from yunying.platform.sessions import end_user_sessions
 from yunying.platform.tables import api_token, user
 
 __all__ = [
@@ -42,7 +50,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH", "MAX_PASSWORD_LENGTH", "TOKEN_PREFIX",
     "password_problems", "create_user", "get_user", "set_password", "set_active",
     "authenticate", "login", "login_failed", "hash_token",
-    "issue_token", "verify_token", "revoke_token",
+    "issue_token", "verify_token", "revoke_token", "TokenInfo", "list_tokens", "get_token",
 ]
 
 MIN_PASSWORD_LENGTH = 8
@@ -165,6 +173,8 @@ def create_user(conn: Connection, ctx: Context, code: str, name: Text,
                 password_hash=generate_password_hash(password), active=active,
                 created_at=now, updated_at=now, failed_logins=0, locked_until=None,
                 password_changed_at=now))
+            record_event(conn, ctx, "user.create", detail={
+                "user": code, "name": name.as_dict(), "active": bool(active)})
     except IntegrityError:  # created concurrently
         raise _taken(code) from None
     return User(code, name, active)
@@ -183,13 +193,19 @@ def set_password(conn: Connection, ctx: Context, code: str, password: str) -> No
     conn.execute(update(user).where(user.c.code == code).values(
         password_hash=generate_password_hash(password), password_changed_at=now,
         updated_at=now, failed_logins=0, locked_until=None))
+    record_event(conn, ctx, "user.password", detail={"user": code})
+    end_user_sessions(conn, ctx, code)  # signed-in browsers must log in again
 
 
 def set_active(conn: Connection, ctx: Context, code: str, active: bool) -> None:
     """Activate or deactivate ``code``; inactive users cannot log in or use tokens."""
-    _require(conn, code)
+    before = bool(_require(conn, code).active)
     conn.execute(update(user).where(user.c.code == code).values(
         active=active, updated_at=ctx.now()))
+    record_event(conn, ctx, "user.active", changes={"active": [before, bool(active)]},
+                 detail={"user": code})
+    if not active:
+        end_user_sessions(conn, ctx, code)
 
 
 # ---------------------------------------------------------------- login
@@ -200,40 +216,64 @@ def authenticate(conn: Connection, ctx: Context, code: str, password: str, *,
     """The user when ``code`` / ``password`` are right and the account is
     active and not locked, else ``None`` (answer with :data:`LOGIN_FAILED`).
 
-    Writes the failure counter or resets it: the caller must commit even
-    when ``None`` comes back (or use :func:`login`).
+    Writes the failure counter or resets it, and the ``login.success`` /
+    ``login.failure`` audit event: the caller must commit even when ``None``
+    comes back (or use :func:`login`).
     """
     if throttle is not None and throttle.blocked(conn, ctx, address):
         _dummy_check(password)
+        _audit_login(conn, ctx, code, address, "address_blocked")
         return None
-    row = _row(conn, code) if isinstance(code, str) else None
+    # a code no user can have (bad type, NUL, lone surrogate) is not looked up
+    row = _row(conn, code) if isinstance(code, str) and _CODE.fullmatch(code) else None
     if row is None:
         _dummy_check(password)  # same cost as a real check
-        ok = False
+        failure: str | None = "unknown_user"
     else:
-        ok = _attempt(conn, ctx, row, password, policy)
+        failure = _attempt(conn, ctx, row, password, policy)
     if throttle is not None:
-        throttle.record(conn, ctx, address, ok)
-    return _user(row) if ok else None
+        throttle.record(conn, ctx, address, failure is None)
+    _audit_login(conn, ctx, code, address, failure)
+    return _user(row) if failure is None else None
 
 
 def _attempt(conn: Connection, ctx: Context, row: Any, password: str,
-             policy: LockPolicy) -> bool:
-    """Check one password against ``row`` and update its throttle state."""
+             policy: LockPolicy) -> str | None:
+    """Check one password against ``row`` and update its throttle state;
+    None when it is right, else why the login failed (for the audit trail)."""
     now = ctx.now()
     locked = row.locked_until is not None and row.locked_until > now
     matches = check_password_hash(row.password_hash, password)
     if locked or not row.active:
-        return False
+        return "locked" if locked else "inactive"
     if matches:
         if row.failed_logins or row.locked_until is not None:
             conn.execute(update(user).where(user.c.id == row.id).values(
                 failed_logins=0, locked_until=None))
-        return True
+        return None
     failures = row.failed_logins + 1
     conn.execute(update(user).where(user.c.id == row.id).values(
         failed_logins=failures, locked_until=policy.locked_until(failures, now)))
-    return False
+    return "wrong_password"
+
+
+def _audit_login(conn: Connection, ctx: Context, code: Any, address: str | None,
+                 failure: str | None) -> None:
+    """``login.success`` (the user is the actor) or ``login.failure`` with the
+    attempted code and the reason — never the password."""
+    if address is not None and ctx.address is None:
+        ctx = replace(ctx, address=address)
+    if failure is None:
+        record_event(conn, replace(ctx, actor=code), "login.success", detail={"user": code})
+    else:
+        record_event(conn, ctx, "login.failure",
+                     detail={"code": _attempted(code), "reason": failure})
+
+
+def _attempted(code: Any) -> str:
+    """An attempted login code as it may be stored: short, valid UTF-8, no NUL."""
+    text = code if isinstance(code, str) else f"<{type(code).__name__}>"
+    return text[:64].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def login(db: Database, ctx: Context, code: str, password: str, *,
@@ -289,32 +329,41 @@ def issue_token(conn: Connection, ctx: Context, user_code: str, name: str,
     result = conn.execute(insert(api_token).values(
         user_code=user_code, name=name, token_hash=hash_token(token), prefix=prefix,
         created_at=now, expires_at=expires_at))
-    return IssuedToken(result.inserted_primary_key[0], user_code, name, token,
-                       prefix, expires_at)
+    token_id = result.inserted_primary_key[0]
+    record_event(conn, ctx, "token.issue", detail={
+        "token_id": token_id, "user": user_code, "name": name, "prefix": prefix,
+        "expires_at": expires_at.isoformat() if expires_at is not None else None})
+    return IssuedToken(token_id, user_code, name, token, prefix, expires_at)
 
 
 def verify_token(conn: Connection, ctx: Context, token: str) -> User | None:
     """The active user owning a live ``token`` (and stamps ``last_used_at``);
-    ``None`` for an unknown, expired or revoked token or an inactive user."""
+    ``None`` for an unknown, expired or revoked token or an inactive user.
+
+    Every verified use appends ``token.use`` (actor: the token's user) on
+    ``conn``, so each request a token made is attributable by request id.
+    """
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
         return None
     now = ctx.now()
     row = conn.execute(
-        select(api_token.c.id, api_token.c.expires_at, api_token.c.revoked_at,
-               user.c.code, user.c.name_zh, user.c.name_en, user.c.active)
+        select(api_token.c.id, api_token.c.prefix, api_token.c.expires_at,
+               api_token.c.revoked_at, user.c.code, user.c.name_zh, user.c.name_en, user.c.active)
         .join(user, user.c.code == api_token.c.user_code)
         .where(api_token.c.token_hash == hash_token(token))).first()
     if (row is None or row.revoked_at is not None or not row.active
             or (row.expires_at is not None and row.expires_at <= now)):
         return None
     conn.execute(update(api_token).where(api_token.c.id == row.id).values(last_used_at=now))
+    record_event(conn, replace(ctx, actor=row.code), "token.use",
+                 detail={"token_id": row.id, "prefix": row.prefix})
     return User(row.code, Text(row.name_zh, row.name_en), bool(row.active))
 
 
 def revoke_token(conn: Connection, ctx: Context, token_id: int) -> None:
     """Revoke token ``token_id`` (revoking twice keeps the first time);
     NotFound when there is no such token."""
-    row = conn.execute(select(api_token.c.revoked_at)
+    row = conn.execute(select(api_token.c.revoked_at, api_token.c.user_code)
                        .where(api_token.c.id == token_id)).first()
     if row is None:
         raise NotFound(Text(f"API 令牌 {token_id} 不存在", f"API token {token_id} not found"),
@@ -322,6 +371,40 @@ def revoke_token(conn: Connection, ctx: Context, token_id: int) -> None:
     if row.revoked_at is None:
         conn.execute(update(api_token).where(api_token.c.id == token_id)
                      .values(revoked_at=ctx.now()))
+        record_event(conn, ctx, "token.revoke",
+                     detail={"token_id": token_id, "user": row.user_code})
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a stored token (never the token itself)."""
+
+    id: int
+    user_code: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+_TOKEN_INFO = (api_token.c.id, api_token.c.user_code, api_token.c.name, api_token.c.prefix,
+               api_token.c.created_at, api_token.c.expires_at, api_token.c.last_used_at,
+               api_token.c.revoked_at)
+
+
+def list_tokens(conn: Connection, user_code: str) -> list[TokenInfo]:
+    """The tokens of ``user_code`` (revoked and expired ones too), newest first."""
+    rows = conn.execute(select(*_TOKEN_INFO).where(api_token.c.user_code == user_code)
+                        .order_by(api_token.c.id.desc()))
+    return [TokenInfo(*row) for row in rows]
+
+
+def get_token(conn: Connection, token_id: int) -> TokenInfo | None:
+    """The stored token ``token_id``, or ``None``."""
+    row = conn.execute(select(*_TOKEN_INFO).where(api_token.c.id == token_id)).first()
+    return TokenInfo(*row) if row is not None else None
 
 
 # ---------------------------------------------------------------- helpers

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Iterable
 
 from sqlalchemy import (
-    Connection, Table, and_, delete, insert, literal_column, or_, select, update,
+    CTE, Connection, Select, Table, and_, delete, false, insert, literal_column, or_, select,
+    update,
 )
 
 from yunying.platform.errors import Conflict, NotFound, ValidationFailed
@@ -32,8 +34,8 @@ __all__ = [
     "TREE_KINDS", "LOCATION_KINDS",
     "add_unit", "add_location", "add_tree", "add_edge", "move_location",
     "set_head", "assign", "refuse_cycle",
-    "descendants", "ancestors", "location_of", "location_path", "primary_unit",
-    "heads_above",
+    "descendants", "ancestors", "descendants_query", "location_of", "location_path",
+    "primary_unit", "heads_above",
 ]
 
 TREE_KINDS = ("administrative", "discipline", "cost", "temporary")
@@ -244,24 +246,45 @@ def refuse_cycle(conn: Connection, tree: str, unit: str, parent: str, on: date) 
 
 # --- questions ---------------------------------------------------------------
 
+def _walk_cte(tree: str, start: Select, as_of: date, down: bool, name: str) -> CTE:
+    """The recursive walk from the ``(code, depth)`` rows of ``start`` along the
+    edges of ``tree`` active on ``as_of`` (down: parent → child)."""
+    src, dst = ("parent_code", "child_code") if down else ("child_code", "parent_code")
+    walk = start.cte(name, recursive=True, nesting=True)
+    step = org_edge.alias(f"{name}_step")
+    return walk.union_all(
+        select(step.c[dst], walk.c.depth + 1)
+        .where(step.c.tree_code == tree, _active(step, as_of), step.c[src] == walk.c.code,
+               walk.c.depth < _MAX_DEPTH))
+
+
 def _walk(conn: Connection, tree: str, unit: str, as_of: date, down: bool) -> list[str]:
     """Units reachable from ``unit`` in ``tree`` on ``as_of``, nearest first."""
     src, dst = ("parent_code", "child_code") if down else ("child_code", "parent_code")
     _require(conn, org_tree, tree, _TREE)
     _require(conn, org_unit, unit, _UNIT)
     e = org_edge
-
-    def active(t):
-        return and_(t.c.tree_code == tree, _active(t, as_of))
-    walk = (select(e.c[dst].label("code"), literal_column("1").label("depth"))
-            .where(active(e), e.c[src] == unit)
-            .cte("org_walk", recursive=True))
-    step = e.alias("step")
-    walk = walk.union_all(
-        select(step.c[dst], walk.c.depth + 1)
-        .where(active(step), step.c[src] == walk.c.code, walk.c.depth < _MAX_DEPTH))
+    start = (select(e.c[dst].label("code"), literal_column("1").label("depth"))
+             .where(e.c.tree_code == tree, _active(e, as_of), e.c[src] == unit))
+    walk = _walk_cte(tree, start, as_of, down, "org_walk")
     rows = conn.execute(select(walk.c.code).order_by(walk.c.depth, walk.c.code))
     return list(dict.fromkeys(code for (code,) in rows))
+
+
+def descendants_query(tree: str, units: Iterable[str], as_of: date, *,
+                      name: str = "org_descendants") -> Select:
+    """``SELECT code`` of ``units`` themselves and every unit below them in
+    ``tree`` on ``as_of``: a recursive CTE nested in the statement, for use as
+    ``column.in_(descendants_query(...))`` inside a larger query (data scopes).
+
+    Codes that are not org units reach nothing. ``name`` names the CTE; give
+    each use in one statement its own. Nothing is checked or executed here.
+    """
+    codes = sorted(set(units))
+    start = (select(org_unit.c.code.label("code"), literal_column("0").label("depth"))
+             .where(org_unit.c.code.in_(codes) if codes else false()))
+    walk = _walk_cte(tree, start, as_of, True, name)
+    return select(walk.c.code)
 
 
 def descendants(conn: Connection, tree: str, unit: str, as_of: date) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from sqlalchemy import Connection
 
 from yunying.metadata.store import MetadataStore
+from yunying.platform.access import AccessControl
 from yunying.platform.database import Database
 from yunying.runtime.formula import sql_functions
 from yunying.runtime.records import RecordService
@@ -38,6 +39,7 @@ class Services:
         db.on_sqlite_connect(sql_functions.register)
         self.config = config
         self.store = MetadataStore()
+        self.access = AccessControl(db)
         self._lock = threading.Lock()
         self._runtime: Runtime | None = None
 

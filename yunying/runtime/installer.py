@@ -2,9 +2,14 @@
 
 One install is one transaction: load and validate the packages (every
 formula type-checked too), plan the schema sync, refuse lossy changes, apply
-the plan, record the metadata version, sync dictionary items and write seed
-rows through the record service. Any failure rolls everything back, DDL
-included.
+the plan, record the metadata version, sync dictionary items, apply the
+packages' org data and write seed rows through the record service. Any
+failure rolls everything back, DDL included.
+
+The steps after the schema plan run in this order: metadata versions and
+dictionaries, access policies (role grants in org data need the roles), org
+data, seed rows (they may name org units), and last the install's audit
+events.
 """
 
 from __future__ import annotations
@@ -13,17 +18,23 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
+from sqlalchemy import Connection
+
 from yunying.metadata.issues import Issue
 from yunying.metadata.loader import load_packages
-from yunying.metadata.spec import DictionarySpec, PackageSpec, SeedSpec
+from yunying.metadata.spec import DictionarySpec, OrgDataSpec, PackageSpec, SeedSpec
 from yunying.metadata.store import MetadataStore
 from yunying.metadata.versions import parse_version
+from yunying.platform.access import AccessControl
+from yunying.platform.audit import audit_install
 from yunying.platform.context import Context
 from yunying.platform.database import Database
 from yunying.platform.dictionaries import DictionaryItem, sync_items
 from yunying.platform.errors import InvalidPackage
 from yunying.platform.i18n import Text
+from yunying.runtime.access.policy_rows import sync_policies
 from yunying.runtime.formula.package_check import FORMULA_CHECKS
+from yunying.runtime.org_seed import OrgSeedReport, apply_org_data
 from yunying.runtime.records import RecordService
 from yunying.runtime.registry import Registry
 from yunying.runtime.schema import Plan, Refusal, apply_plan, check_plan, plan_sync
@@ -47,6 +58,22 @@ class InstallReport:
     refusals: tuple[Refusal, ...]
     applied: bool
     seeded: Mapping[str, int] = field(default_factory=dict)  # seed file → rows written
+    org: OrgSeedReport | None = None    # what the packages' org data wrote
+
+
+@dataclass(frozen=True)
+class _Install:
+    """One install being applied: what every step after the schema sync needs."""
+
+    conn: Connection
+    ctx: Context
+    access: AccessControl
+    packages: tuple[PackageSpec, ...]
+    installed: Mapping[str, PackageSpec]     # the versions installed before
+    actions: Mapping[str, str]
+    registry: Registry
+    with_demo: bool
+    say: Progress
 
 
 def bundled_package_paths() -> list[str]:
@@ -69,9 +96,10 @@ def install_packages(db: Database, paths: Sequence[str | os.PathLike], ctx: Cont
     store = MetadataStore()
     with db.schema_transaction() as conn:
         installed = {p.code: p for p in store.installed(conn)}
+        before = store.installed_versions(conn)
         say(f"loading {len(paths)} package(s)")
         packages = load_packages(paths, installed=installed, checks=FORMULA_CHECKS)
-        actions = _actions(packages, store.installed_versions(conn))
+        actions = _actions(packages, before)
         merged = {**installed, **{p.code: p for p in packages}}
         registry = Registry.from_packages(merged.values())
         say("planning the schema sync")
@@ -81,14 +109,48 @@ def install_packages(db: Database, paths: Sequence[str | os.PathLike], ctx: Cont
             return InstallReport(tuple(packages), actions, plan, refusals, applied=False)
         say(f"applying {len(plan.ops)} schema change(s)")
         apply_plan(conn, plan, allow_lossy=allow_lossy)
-        for spec in packages:
-            store.record(conn, spec, actor=ctx.actor, now=ctx.now(), plan=plan.as_dicts())
-            for dictionary in spec.dictionaries:
-                sync_items(conn, dictionary.qualified_code, _dictionary_items(dictionary))
-        seeds = _seeds(packages, actions, with_demo)
-        say(f"writing seed data ({len(seeds)} file(s))")
-        seeded = SeedLoader(registry, RecordService(registry)).load(conn, ctx, seeds)
-    return InstallReport(tuple(packages), actions, plan, refusals, True, seeded)
+        run = _Install(conn, ctx, AccessControl(db), tuple(packages), installed, actions,
+                       registry, with_demo, say)
+        _record_metadata(run, plan)
+        say("syncing access policies")
+        sync_policies(conn, ctx, run.access, registry)  # before org data grants roles
+        org = _org_data(run)
+        seeded = _seed_rows(run)
+        audit_install(conn, ctx, packages, actions, before)
+    return InstallReport(tuple(packages), actions, plan, refusals, True, seeded, org)
+
+
+def _record_metadata(run: _Install, plan: Plan) -> None:
+    """A new metadata version per package, and its dictionaries' items."""
+    store = MetadataStore()
+    for spec in run.packages:
+        store.record(run.conn, spec, actor=run.ctx.actor, now=run.ctx.now(),
+                     plan=plan.as_dicts())
+        for dictionary in spec.dictionaries:
+            sync_items(run.conn, dictionary.qualified_code, _dictionary_items(dictionary))
+
+
+def _org_data(run: _Install) -> OrgSeedReport | None:
+    """Apply the packages' org documents (demo ones only like demo seed rows)."""
+    documents = _org_documents(run.packages, run.actions, run.with_demo)
+    if not documents:
+        return None
+    run.say(f"applying org data ({len(documents)} document(s))")
+    previous = [doc for spec in run.packages if spec.code in run.installed
+                for doc in run.installed[spec.code].org if not doc.demo]
+    report = apply_org_data(run.conn, run.ctx, documents, access=run.access,
+                            previous=previous)
+    run.say(f"org data: {report.summary()}")
+    for code in report.new_users:
+        run.say(f"user {code} was created without a password: set one with "
+                f"`yunying user set-password {code}`")
+    return report
+
+
+def _seed_rows(run: _Install) -> dict[str, int]:
+    seeds = _seeds(run.packages, run.actions, run.with_demo)
+    run.say(f"writing seed data ({len(seeds)} file(s))")
+    return SeedLoader(run.registry, RecordService(run.registry)).load(run.conn, run.ctx, seeds)
 
 
 def _actions(packages: Iterable[PackageSpec], versions: Mapping[str, str]) -> dict[str, str]:
@@ -122,6 +184,13 @@ def _seeds(packages: Iterable[PackageSpec], actions: Mapping[str, str],
         if with_demo and actions[spec.code] == "install":
             seeds.extend(spec.demo)
     return seeds
+
+
+def _org_documents(packages: Iterable[PackageSpec], actions: Mapping[str, str],
+                   with_demo: bool) -> list[OrgDataSpec]:
+    """Every package's org documents; demo ones with demo data on a first install."""
+    return [doc for spec in packages for doc in spec.org
+            if not doc.demo or (with_demo and actions[spec.code] == "install")]
 
 
 def _dictionary_items(spec: DictionarySpec) -> list[DictionaryItem]:

@@ -18,17 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from yunying.platform.access import ANY_DOMAIN, SUPERUSER_ROLE
 from yunying.platform.context import Context
 from yunying.platform.errors import PermissionDenied
 from yunying.platform.i18n import Text
 
 __all__ = ["ANY_DOMAIN", "SUPERUSER_ROLE", "RoleInDomain", "Grants", "require_platform"]
-
-#: a role held in this domain applies in every domain.
-ANY_DOMAIN = "*"
-#: the built-in role allowed everything, everywhere, with every field.
-SUPERUSER_ROLE = "platform.admin"
-
 
 @dataclass(frozen=True)
 class RoleInDomain:

@@ -1,17 +1,21 @@
 """The explicit per-request context of the HTTP API (runtime layer, HTTP edge).
 
-Each request gets one :class:`~yunying.platform.context.Context`: the actor
-(``"api"`` until identity lands), the language (``?lang=`` or
-``Accept-Language``, default zh-CN) and a request id (a well-formed
-``X-Request-Id`` header, else a fresh one) that is echoed on the response.
-Services receive this context; they never read ``flask.g``.
+Each request gets one :class:`~yunying.platform.context.Context`: the
+language (``?lang=`` or ``Accept-Language``, default zh-CN), a request id (a
+well-formed ``X-Request-Id`` header, else a fresh one) that is echoed on the
+response, and the client address (``request.remote_addr``: the peer, or what
+trusted proxies forwarded when ``PROXY_COUNT`` is set). It starts as the
+:data:`ANONYMOUS` actor without grants; :mod:`.auth` replaces it with the
+signed-in user and the user's grants (:func:`sign_in`). Services receive
+this context; they never read ``flask.g``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 
@@ -21,9 +25,11 @@ from yunying.platform.i18n import pick_language
 if TYPE_CHECKING:  # the container imports the record service; keep this edge light
     from yunying.runtime.container import Services
 
-__all__ = ["API_ACTOR", "REQUEST_ID_HEADER", "request_context", "services", "init_context"]
+__all__ = ["ANONYMOUS", "REQUEST_ID_HEADER", "request_context", "sign_in", "services",
+           "init_context"]
 
-API_ACTOR = "api"
+#: the actor of a request nobody signed in to (only public endpoints serve it).
+ANONYMOUS = "anonymous"
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -49,8 +55,16 @@ def request_context() -> Context:
     """The Context of the current request (built once per request)."""
     ctx = g.get("yunying_context")
     if ctx is None:
-        ctx = Context(actor=API_ACTOR, language=_language(), request_id=_request_id())
+        ctx = Context(actor=ANONYMOUS, language=_language(), request_id=_request_id(),
+                      address=request.remote_addr or None)
         g.yunying_context = ctx
+    return ctx
+
+
+def sign_in(actor: str, grants: Any) -> Context:
+    """Make ``actor`` (with ``grants``) the actor of the current request."""
+    ctx = replace(request_context(), actor=actor, grants=grants)
+    g.yunying_context = ctx
     return ctx
 
 

@@ -15,7 +15,7 @@ document only when the registry's metadata version moves on.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -189,7 +189,7 @@ def _platform_paths(spec: APISpec) -> None:
             "application/octet-stream": {"schema": {"type": "string"}}}}}, "404")}})
     spec.path("/api/v1/openapi.json", operations={"get": {
         "operationId": "openapi", "summary": "This document", "tags": ["meta"],
-        "responses": {"200": _object("the OpenAPI document")}}})
+        "security": [], "responses": {"200": _object("the OpenAPI document")}}})
 
 
 def _components(spec: APISpec) -> None:
@@ -282,15 +282,56 @@ def build_document(registry: Registry) -> dict[str, Any]:
             spec.components.schema(name, schema=schema)
         _entity_paths(spec, entity)
     _platform_paths(spec)
-    for name, component in FORMULA_SCHEMAS.items():
-        spec.components.schema(name, component)
-    for path, operations in FORMULA_PATHS.items():
-        spec.path(path, operations={
-            method: {**operation, "parameters": _params()} for method, operation in
-            operations.items()})
+    for schemas, paths in _service_groups():
+        _add_group(spec, schemas, paths)
+    from yunying.runtime.api.auth_openapi import SECURITY, SECURITY_SCHEMES, UNAUTHENTICATED
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    spec.components.response("Error401", UNAUTHENTICATED)
     document = spec.to_dict()
+    document["security"] = SECURITY
+    _unauthenticated_responses(document)
     _formula_components(document, registry)
     return document
+
+
+def _unauthenticated_responses(document: dict[str, Any]) -> None:
+    """Every operation that needs a token or a session may answer 401."""
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and operation.get("security") != []:
+                operation.setdefault("responses", {}).setdefault(
+                    "401", {"$ref": "#/components/responses/Error401"})
+
+
+def _service_groups() -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(component schemas, path items) of every hand-written API group."""
+    from yunying.runtime.api import audit, auth_openapi, explain, org_paths, org_schemas, roles
+    return [(FORMULA_SCHEMAS, FORMULA_PATHS),
+            (auth_openapi.SESSION_SCHEMAS, auth_openapi.SESSION_PATHS),
+            (roles.ROLES_SCHEMAS, roles.ROLES_PATHS),
+            (explain.EXPLAIN_SCHEMAS, explain.EXPLAIN_PATHS),
+            (audit.AUDIT_SCHEMAS, audit.AUDIT_PATHS),
+            (org_schemas.ORG_SCHEMAS, org_paths.ORG_PATHS)]
+
+
+def _add_group(spec: APISpec, schemas: Mapping[str, Any], paths: Mapping[str, Any]) -> None:
+    """Add one group: schemas are dicts or marshmallow classes; every
+    operation gains the common parameters before its own."""
+    for name, component in schemas.items():
+        if isinstance(component, dict):
+            spec.components.schema(name, component)
+        else:
+            spec.components.schema(name, schema=component)
+    for path, operations in paths.items():
+        spec.path(path, operations={
+            method: {**operation, "parameters": _merged_params(operation)}
+            for method, operation in operations.items()})
+
+
+def _merged_params(operation: Mapping[str, Any]) -> list[Any]:
+    own = list(operation.get("parameters", []))
+    return [*(p for p in _params() if p not in own), *own]
 
 
 class DocumentCache:

@@ -11,10 +11,14 @@ fields:
 - rules (``rules[].formula``) — the type must be boolean;
 
 and reports computed / default-formula fields that depend on each other in a
-cycle. Issue codes are ``formula_<code>`` of the language's own codes
+cycle. :func:`check_role_filters` checks the ``filter`` of every role grant
+with scope ``formula``: a boolean row formula over the grant's entity.
+
+Issue codes are ``formula_<code>`` of the language's own codes
 (``formula_syntax``, ``formula_unknown_name``, ``formula_type`` …) and
-``formula_cycle``; each names the formula key's JSON path and, in its
-message, the position in the formula and any "did you mean" suggestions.
+``formula_cycle``; each names the formula key's JSON path (a role filter's
+is ``$.grants[<i>].filter`` in the role file) and, in its message, the
+position in the formula and any "did you mean" suggestions.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from yunying.runtime.formula.entity_context import Owner, context_for
 from yunying.runtime.formula.errors import FormulaError, FormulaIssue
 from yunying.runtime.formula.types import FIELD_TYPE_MAP, FType
 
-__all__ = ["check_formulas", "FORMULA_CHECKS", "Formula", "formulas_of", "derived_order",
-           "describe_issue"]
+__all__ = ["check_formulas", "check_role_filters", "FORMULA_CHECKS", "Formula", "formulas_of",
+           "derived_order", "describe_issue"]
 
 _SHOWN = 40  # characters of the offending text quoted in a message
 
@@ -104,8 +108,32 @@ def check_formulas(spec: PackageSpec, packages: Mapping[str, PackageSpec]) -> li
     return findings
 
 
+def check_role_filters(spec: PackageSpec, packages: Mapping[str, PackageSpec]
+                       ) -> list[Finding]:
+    """Every problem of the role grants' ``filter`` formulas of ``spec``
+    (grants on unknown entities are reported by the cross-reference check)."""
+    entities = {e.qualified_code: e for p in packages.values() for e in p.entities}
+    entities.update({e.qualified_code: e for e in spec.entities})
+    cache: dict[str, EntityInfo] = {}
+    findings: list[Finding] = []
+    for role in spec.roles:
+        for i, grant in enumerate(role.grants):
+            entity = entities.get(grant.entity)
+            if grant.filter is None or entity is None:
+                continue
+            context = context_for(entity, entities, parent=entity, cache=cache)
+            try:
+                check(grant.filter, context, expect=FType.BOOLEAN)
+            except FormulaError as exc:
+                label = Text(f"角色 {role.code} 对 {entity.code} 的 filter",
+                             f"the filter of role {role.code} on {entity.code}")
+                findings += [_located(label, grant.filter, issue, "role", role.code,
+                                      f"$.grants[{i}].filter") for issue in exc.issues]
+    return findings
+
+
 #: the checks every real package load runs (installer, CLI).
-FORMULA_CHECKS: tuple[PackageCheck, ...] = (check_formulas,)
+FORMULA_CHECKS: tuple[PackageCheck, ...] = (check_formulas, check_role_filters)
 
 
 def _check_owner(entity: EntitySpec, owner: Owner, prefix: str,
@@ -135,10 +163,14 @@ def _check_owner(entity: EntitySpec, owner: Owner, prefix: str,
 
 
 def _finding(entity: EntitySpec, formula: Formula, issue: FormulaIssue) -> Finding:
-    message = describe_issue(formula.source, issue)
+    return _located(formula.label, formula.source, issue, "entity", entity.code, formula.path)
+
+
+def _located(label: Text, source: str, issue: FormulaIssue, kind: str, item: str,
+             path: str) -> Finding:
+    message = describe_issue(source, issue)
     return Finding(f"formula_{issue.code}", Text(
-        f"{formula.label.zh}：{message.zh}", f"{formula.label.en}: {message.en}"),
-        "entity", entity.code, formula.path)
+        f"{label.zh}：{message.zh}", f"{label.en}: {message.en}"), kind, item, path)
 
 
 def describe_issue(source: str, issue: FormulaIssue) -> Text:

@@ -9,9 +9,9 @@ when to run them (after its writes, inside its savepoint).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Select, and_, select
 
 from yunying.platform.i18n import Text
 from yunying.platform.tables import attachment
@@ -19,10 +19,12 @@ from yunying.runtime.records.messages import ErrorBag, Location, Problem
 from yunying.runtime.records.plan import EntityPlan, Part, Referrer, ids_in
 from yunying.runtime.records.validation import Payload
 
-__all__ = ["check_existence", "check_unique", "check_line_ids", "check_lines_belong",
+__all__ = ["Restrict", "check_existence", "check_unique", "check_line_ids", "check_lines_belong",
            "line_ids", "find_referrers", "current_version"]
 
 _Slot = tuple[Part, dict[str, Any], Location]
+#: narrows the existence query of one referenced entity (see check_existence).
+Restrict = Callable[[Connection, str, Select], Select]
 _ATTACHMENTS = ids_in(attachment)
 
 
@@ -36,8 +38,13 @@ def _slots(plan: EntityPlan, payload: Payload) -> Iterator[_Slot]:
 
 
 def check_existence(conn: Connection, plan: EntityPlan, payload: Payload,
-                    errors: ErrorBag) -> None:
-    """Referenced rows and attachments named by the payload must exist."""
+                    errors: ErrorBag, restrict: Restrict | None = None) -> None:
+    """Referenced rows and attachments named by the payload must exist.
+
+    ``restrict(conn, target, statement)`` narrows the query for the ids of
+    ``target`` to the rows the caller may reference (access control): a row
+    outside it is reported exactly like a missing one.
+    """
     wanted: dict[str, list[tuple[int, str, Part, Location]]] = {}
     for part, values, location in _slots(plan, payload):
         for code, target in part.references:
@@ -48,6 +55,8 @@ def check_existence(conn: Connection, plan: EntityPlan, payload: Payload,
                 wanted.setdefault("", []).append((values[code], code, part, location))
     for target, uses in wanted.items():
         stmt = _ATTACHMENTS if target == "" else plan.exists.get(target)
+        if restrict is not None and stmt is not None and target != "":
+            stmt = restrict(conn, target, stmt)
         ids = sorted({use[0] for use in uses})
         found = set() if stmt is None else set(
             conn.execute(stmt, {"ids": ids}).scalars())

@@ -17,12 +17,19 @@ Parameters (values as lists, like ``MultiDict.to_dict(flat=False)``)::
 taken literally; ``ne`` also matches empty (NULL) values; ``isnull`` takes
 true/false; ``in`` and ``between`` take comma-separated values. Rows are
 ordered by the given sort, then by id, with empty values last.
+
+Fields hidden from the caller (field permissions) are treated as if they did
+not exist: filtering or sorting by one gives exactly the error an unknown
+field gives, a default sort skips it and search leaves it out — a filter
+cannot probe a value the caller may not see (``hidden`` of ``from_args``,
+:func:`hide_fields`). ``compile_list`` adds the caller's data scope (``where``)
+to both statements, so the total never counts a record out of scope.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -34,8 +41,8 @@ from yunying.metadata.spec import EntitySpec
 from yunying.platform.errors import InvalidQuery
 from yunying.platform.i18n import Text
 
-__all__ = ["ListQuery", "Filter", "Page", "compile_list", "PARAMETERS", "OPERATORS",
-           "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE"]
+__all__ = ["ListQuery", "Filter", "Page", "compile_list", "hide_fields", "PARAMETERS",
+           "OPERATORS", "MAX_PAGE_SIZE", "DEFAULT_PAGE_SIZE"]
 
 PARAMETERS = ("filter", "sort", "page", "page_size", "search")
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "startswith",
@@ -164,21 +171,25 @@ class ListQuery:
     search: str | None = None
 
     @classmethod
-    def from_args(cls, spec: EntitySpec, args: Mapping[str, list[str]]) -> "ListQuery":
-        """Parse request parameters; raises InvalidQuery on the first bad one."""
+    def from_args(cls, spec: EntitySpec, args: Mapping[str, list[str]], *,
+                  hidden: frozenset[str] = frozenset()) -> "ListQuery":
+        """Parse request parameters; raises InvalidQuery on the first bad one.
+
+        ``hidden`` fields are treated as if the entity had no such field.
+        """
         for name, values in args.items():
             if name not in PARAMETERS:
                 shown = _short(str(name))
                 raise _invalid(shown, values, Text(
                     f"未知的查询参数 {shown}（可用：{'、'.join(PARAMETERS)}）",
                     f"unknown query parameter {shown} (known: {', '.join(PARAMETERS)})"))
-        kinds = _field_kinds(spec)
+        kinds = _field_kinds(spec, hidden)
         filters = tuple(_filter(raw, kinds) for raw in _values(args, "filter"))
         sort_args = [part for raw in _values(args, "sort") for part in raw.split(",")]
-        sort = _sort(sort_args or list(spec.default_sort), kinds)
+        sort = _sort(sort_args or _default_sort(spec, hidden), kinds)
         search = _single(args, "search")
         if search is not None:
-            _check_search(spec, search)
+            _check_search(spec, search, hidden)
         return cls(
             entity=spec.qualified_code, filters=filters, sort=sort,
             page=_number(args, "page", 1, _MAX_PAGE, 1),
@@ -187,10 +198,36 @@ class ListQuery:
         )
 
 
-def _field_kinds(spec: EntitySpec) -> dict[str, str]:
+def _field_kinds(spec: EntitySpec, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
     kinds = dict(_SYSTEM)
-    kinds.update({f.code: f.value_type for f in spec.fields if f.value_type in _KINDS})
+    kinds.update({f.code: f.value_type for f in spec.fields
+                  if f.value_type in _KINDS and f.code not in hidden})
     return kinds
+
+
+def _default_sort(spec: EntitySpec, hidden: frozenset[str]) -> list[str]:
+    return [item for item in spec.default_sort if item.strip().lstrip("+-") not in hidden]
+
+
+def hide_fields(query: ListQuery, spec: EntitySpec, hidden: frozenset[str]) -> ListQuery:
+    """``query`` for a caller who may not see ``hidden``: InvalidQuery, worded as
+    for an unknown field, when a filter or sort names one (a default sort just
+    skips it); search leaves hidden fields out."""
+    if not hidden:
+        return query
+    for f in query.filters:
+        if f.field in hidden:
+            raise _no_field(f.field, "filter", f"{f.field}:{f.op}:")
+    sort = query.sort
+    if any(name in hidden for name, _ in sort):
+        default = _sort(list(spec.default_sort), _field_kinds(spec))
+        if sort != default:
+            name, descending = next(item for item in sort if item[0] in hidden)
+            raise _no_sort(name, f"-{name}" if descending else name)
+        sort = tuple(item for item in sort if item[0] not in hidden)
+    if query.search:
+        _check_search(spec, query.search, hidden)
+    return replace(query, sort=sort)
 
 
 def _values(args: Mapping[str, list[str]], name: str) -> list[str]:
@@ -264,9 +301,19 @@ def _typed(op: str, value: str, read: Callable[[str], Any]) -> Any:
 def _field_kind(name: str, kinds: Mapping[str, str], parameter: str, raw: str) -> str:
     field_type = kinds.get(name)
     if field_type is None:
-        shown = _short(name)
-        raise _invalid(parameter, raw, Text(f"没有名为 {shown} 的字段", f"there is no field {shown}"))
+        raise _no_field(name, parameter, raw)
     return field_type
+
+
+def _no_field(name: str, parameter: str, raw: str) -> InvalidQuery:
+    shown = _short(name)
+    return _invalid(parameter, raw, Text(f"没有名为 {shown} 的字段", f"there is no field {shown}"))
+
+
+def _no_sort(name: str, item: str) -> InvalidQuery:
+    shown = _short(name)
+    return _invalid("sort", item, Text(f"不能按 {shown or '（空）'} 排序",
+                                       f"cannot sort by {shown or '(empty)'}"))
 
 
 def _sort(items: Iterable[str], kinds: Mapping[str, str]) -> tuple[tuple[str, bool], ...]:
@@ -276,18 +323,16 @@ def _sort(items: Iterable[str], kinds: Mapping[str, str]) -> tuple[tuple[str, bo
         descending = name.startswith("-")
         name = name.lstrip("-") if descending else name.lstrip("+")
         if name not in kinds:
-            shown = _short(name)
-            raise _invalid("sort", item, Text(f"不能按 {shown or '（空）'} 排序",
-                                              f"cannot sort by {shown or '(empty)'}"))
+            raise _no_sort(name, item)
         sort.append((name, descending))
     return tuple(sort)
 
 
-def _check_search(spec: EntitySpec, search: str) -> None:
+def _check_search(spec: EntitySpec, search: str, hidden: frozenset[str] = frozenset()) -> None:
     if "\x00" in search or len(search) > _MAX_VALUE or not _encodable(search):
         raise _invalid("search", search, Text("搜索文本无效（过长或含 NUL 字符）",
                                               "invalid search text (too long or contains NUL)"))
-    if search and not spec.search_fields:
+    if search and not [f for f in spec.search_fields if f not in hidden]:
         raise _invalid("search", search, Text(f"{spec.label.zh} 不支持搜索",
                                               f"{spec.label.en} has no search fields"))
 
@@ -326,13 +371,20 @@ _CONDITIONS: Mapping[str, Callable[[Any, Any], ColumnElement]] = MappingProxyTyp
 
 
 def compile_list(query: ListQuery, spec: EntitySpec, table: Table, listing: Select,
-                 count: Select) -> tuple[Select, Select]:
+                 count: Select, *, scope: ColumnElement | None = None,
+                 hidden: frozenset[str] = frozenset()) -> tuple[Select, Select]:
     """The ``COUNT`` and page statements of ``query``, from the table's base
-    ``listing`` (its columns) and ``count`` (``COUNT(*)``) statements."""
+    ``listing`` (its columns) and ``count`` (``COUNT(*)``) statements.
+
+    ``scope`` (the caller's data scope) restricts both; search skips ``hidden``.
+    """
     where = [_CONDITIONS[f.op](table.c[f.field], f.value) for f in query.filters]
-    if query.search:
+    if scope is not None:
+        where.append(scope)
+    searched = [name for name in spec.search_fields if name not in hidden]
+    if query.search and searched:
         where.append(or_(*(_searchable(table, spec, name).icontains(
-            query.search, autoescape=True) for name in spec.search_fields)))
+            query.search, autoescape=True) for name in searched)))
     condition = and_(*where) if where else None
     page = listing
     if condition is not None:

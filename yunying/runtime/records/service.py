@@ -11,6 +11,12 @@ Formulas (default formulas, computed fields, rules — see ``derive``) run
 inside the savepoint before the row is written, so a failing rule leaves
 nothing behind either.
 
+Each successful write appends its audit event (``record.create`` /
+``update`` / ``delete`` with old → new values, see ``audit_changes``) as the
+last statement of the same savepoint: a refused write leaves no event, and a
+failing audit insert takes the write back. Update and delete read the stored
+row first (``FOR UPDATE`` on PostgreSQL) for the old values.
+
 Writes go first and checks follow inside the savepoint. The first statement
 of a write takes the write lock, so concurrent SQLite writers queue on the
 busy timeout instead of failing (as long as the caller has not read earlier
@@ -23,8 +29,9 @@ never as a raw database error.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
@@ -33,13 +40,15 @@ from sqlalchemy.exc import IntegrityError
 from yunying.metadata.spec import EntitySpec
 from yunying.platform.context import Context
 from yunying.platform.errors import (
-    Conflict, InvalidQuery, NotFound, StaleRecord, YunyingError,
+    Conflict, InvalidQuery, NotFound, StaleRecord, ValidationFailed, YunyingError,
 )
 from yunying.platform.i18n import Text
 from yunying.platform.numbering import format_number, next_value, period_key
-from yunying.runtime.records import checks, rows
+from yunying.runtime.access.scope import ScopeCompiler
+from yunying.runtime.records import audit_changes, checks, rows
 from yunying.runtime.records.derive import derive
 from yunying.runtime.records.formulas import Clock
+from yunying.runtime.records.guard import Guard, OpenView, View
 from yunying.runtime.records.fields import INT32_MAX
 from yunying.runtime.records.integrity import explain_integrity_error
 from yunying.runtime.records.messages import ErrorBag, Problem
@@ -51,52 +60,109 @@ from yunying.runtime.registry import Registry
 __all__ = ["RecordService"]
 
 
+def _sanitized(action: str) -> Callable:
+    """A write whose validation errors never name a field the caller may not see."""
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def write(self: "RecordService", conn: Connection, ctx: Context, entity: str,
+                  *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, conn, ctx, entity, *args, **kwargs)
+            except ValidationFailed as exc:
+                clean = self._guard.sanitized(ctx, self._plan(entity), action, exc)
+                if clean is exc:
+                    raise
+                raise clean from exc
+        return write
+    return decorate
+
+
 class RecordService:
     """CRUD and list over every entity of one registry (built once per registry)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._plans = compile_plans(registry)
+        self._guard = Guard(registry)
 
     # -- reading -------------------------------------------------------------
 
     def get(self, conn: Connection, ctx: Context, entity: str, record_id: int) -> dict:
         """The record with its child lines; NotFound if there is none."""
         plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "read")
         rid = _record_id(plan, record_id)
-        record = rows.read_main(conn, plan, rid)
+        record = view.read_main(conn, rid)
         if record is None:
             raise _no_record(plan, record_id)
         for code, part in plan.children.items():
             record[code] = rows.read_lines(conn, part, rid)
-        return record
+        return view.shown(record)
 
     def row(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
             child: str | None = None) -> dict:
         """One stored row: the main row of a record (without its lines) or, with
         ``child``, the line with that id. NotFound if there is none."""
         plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "read")
         part = plan.main if child is None else plan.children.get(child)
         if part is None:
             raise NotFound(Text(f"{plan.label.zh} 没有子表 {child}",
                                 f"{plan.label.en} has no child table {child}"),
                            code="unknown_child", details={"entity": entity, "child": child})
         rid = _record_id(plan, record_id)
-        row = conn.execute(select(*part.columns).where(part.table.c.id == rid)).first()
+        row = view.read_row(conn, part, rid)
         if row is None:
             raise _no_record(plan, record_id)
-        return rows.as_dict(row)
+        return view.shown(row) if child is None else view.shown_line(row, child)
 
     def list(self, conn: Connection, ctx: Context, entity: str, query: ListQuery) -> Page:
         """One page of main-table rows and the total: a COUNT and a SELECT."""
         plan = self._plan(entity)
         if query.entity != plan.entity:
             raise _wrong_query(plan, query)
-        main = plan.main
-        count, page = compile_list(query, plan.spec, main.table, main.listing, main.count)
+        view = self._guard.view(conn, ctx, plan, "read")
+        count, page = self._listing(plan, view, query)
         total = conn.execute(count).scalar_one()
-        items = [rows.as_dict(r) for r in conn.execute(page)]
+        items = [view.shown(rows.as_dict(r)) for r in conn.execute(page)]
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+
+    def query(self, ctx: Context, entity: str, args: Mapping[str, list[str]]) -> ListQuery:
+        """Request parameters → a ListQuery for ``ctx``: fields it may not see are
+        treated as unknown. PermissionDenied without a read grant."""
+        plan = self._plan(entity)
+        return ListQuery.from_args(plan.spec, args,
+                                   hidden=self._guard.hidden_for_query(ctx, plan))
+
+    def export_rows(self, conn: Connection, ctx: Context, entity: str,
+                    query: ListQuery) -> Iterator[dict]:
+        """Every main row matching ``query`` (its paging ignored), for an export:
+        needs the ``export`` action, whose grants decide scope and visible fields."""
+        plan = self._plan(entity)
+        if query.entity != plan.entity:
+            raise _wrong_query(plan, query)
+        view = self._guard.view(conn, ctx, plan, "export")
+        _, page = self._listing(plan, view, query)
+        result = conn.execute(page.limit(None).offset(None))
+        return (view.shown(rows.as_dict(r)) for r in result)
+
+    def hidden_fields(self, conn: Connection, ctx: Context, entity: str,
+                      record_id: int) -> frozenset[str]:
+        """The fields (``field`` / ``child.field``) of a record that ``ctx`` may not
+        see — for views of its data outside this service, such as its history.
+        NotFound when the record is missing or out of scope."""
+        plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "read")
+        record = view.read_main(conn, _record_id(plan, record_id))
+        if record is None:
+            raise _no_record(plan, record_id)
+        return view.hidden_in(record)
+
+    def _listing(self, plan: EntityPlan, view: OpenView | View, query: ListQuery):
+        main = plan.main
+        count, page = compile_list(view.query(query), plan.spec, main.table, main.listing,
+                                   main.count, scope=view.where, hidden=view.search_hidden)
+        return count, page.add_columns(*view.flags) if view.flags else page
 
     def find_id_by_key(self, conn: Connection, entity: str, key_field: str,
                        value: Any) -> int | None:
@@ -119,6 +185,7 @@ class RecordService:
 
     # -- writing -------------------------------------------------------------
 
+    @_sanitized("create")
     def create(self, conn: Connection, ctx: Context, entity: str,
                data: Mapping[str, Any]) -> dict:
         """Validate and insert a record with its lines; returns the stored record.
@@ -126,28 +193,32 @@ class RecordService:
         Raises ValidationFailed with every problem found.
         """
         plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "create")
         now = _now(ctx)
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=True, now=now, errors=errors)
         if errors:
             derive(conn, plan, payload, errors, clock, record_id=None)
-            self._database_checks(conn, plan, payload, None, errors)
+            self._database_checks(conn, plan, payload, None, errors, view)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
                 self._assign_number(conn, plan, payload, now)
                 derive(conn, plan, payload, errors, clock, record_id=None)
                 if errors:  # rules failed: report every other problem with them
-                    self._database_checks(conn, plan, payload, None, errors)
+                    self._database_checks(conn, plan, payload, None, errors, view)
                     raise errors.failure(plan.label)
                 record = rows.insert_record(conn, plan, payload, now, ctx.actor)
-                checks.check_existence(conn, plan, payload, errors)
+                checks.check_existence(conn, plan, payload, errors, view.restrict_references)
                 errors.raise_if_any(plan.label)
+                shown = view.written(conn, record, data, payload, now)
+                audit_changes.log_create(conn, ctx, plan, record)
         except IntegrityError as exc:
-            raise self._explain(conn, plan, payload, None, exc) from exc
-        return record
+            raise self._explain(conn, plan, payload, None, exc, view) from exc
+        return shown
 
+    @_sanitized("update")
     def update(self, conn: Connection, ctx: Context, entity: str, record_id: int,
                data: Mapping[str, Any], *, version: int) -> dict:
         """Change the given fields (and replace the given child lists).
@@ -156,56 +227,69 @@ class RecordService:
         ValidationFailed.
         """
         plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "update")
         rid = _record_id(plan, record_id)
+        if not view.load(conn, rid):
+            raise _no_record(plan, record_id)
+        view.refuse_hidden(data)
         now = _now(ctx)
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=False, now=now, errors=errors)
+        view.refuse_read_only(conn, rid, data, payload, now)
         if not _is_version(version):
             _bad_version(errors)
         if errors:
             self._require(conn, plan, rid, record_id)
             checks.check_lines_belong(conn, plan, payload, rid, errors)
             derive(conn, plan, payload, errors, clock, record_id=rid)
-            self._database_checks(conn, plan, payload, rid, errors)
+            self._database_checks(conn, plan, payload, rid, errors, view)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
                 derive(conn, plan, payload, errors, clock, record_id=rid)
                 if errors:  # rules failed: report every other problem with them
                     checks.check_lines_belong(conn, plan, payload, rid, errors)
-                    self._database_checks(conn, plan, payload, rid, errors)
+                    self._database_checks(conn, plan, payload, rid, errors, view)
                     raise errors.failure(plan.label)
+                before = audit_changes.snapshot(conn, plan, rid, payload.children)
                 record = rows.update_main(conn, plan, rid, version, payload.values,
                                           now, ctx.actor)
-                if record is None:
+                if record is None or before is None:
                     raise self._missing_or_stale(conn, plan, rid, record_id)
                 for code, lines in payload.children.items():
                     rows.replace_lines(conn, plan.children[code], rid, lines, errors)
-                checks.check_existence(conn, plan, payload, errors)
+                checks.check_existence(conn, plan, payload, errors, view.restrict_references)
                 errors.raise_if_any(plan.label)
                 for code, part in plan.children.items():
                     record[code] = rows.read_lines(conn, part, rid)
+                shown = view.written(conn, record, data, payload, now)
+                audit_changes.log_update(conn, ctx, plan, before, record)
         except IntegrityError as exc:
-            raise self._explain(conn, plan, payload, rid, exc) from exc
-        return record
+            raise self._explain(conn, plan, payload, rid, exc, view) from exc
+        return shown
 
     def delete(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
                version: int | None = None) -> None:
         """Delete a record and its lines; Conflict if another row references it."""
         plan = self._plan(entity)
+        view = self._guard.view(conn, ctx, plan, "delete")
         rid = _record_id(plan, record_id)
+        if not view.load(conn, rid):
+            raise _no_record(plan, record_id)
         if version is not None and not _is_version(version):
             errors = ErrorBag()
             _bad_version(errors)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
-                if not rows.delete_record(conn, plan, rid, version):
+                before = audit_changes.snapshot(conn, plan, rid, plan.children)
+                if before is None or not rows.delete_record(conn, plan, rid, version):
                     raise self._missing_or_stale(conn, plan, rid, record_id)
                 referrers = checks.find_referrers(conn, plan, rid)
                 if referrers:
                     raise _referenced(plan, rid, referrers)
+                audit_changes.log_delete(conn, ctx, plan, before)
         except IntegrityError as exc:
             referrers = checks.find_referrers(conn, plan, rid)
             if referrers:
@@ -217,6 +301,11 @@ class RecordService:
     def spec(self, entity: str) -> EntitySpec:
         """The spec of ``entity`` (for ``ListQuery.from_args``); NotFound if unknown."""
         return self._plan(entity).spec
+
+    @property
+    def scopes(self) -> ScopeCompiler:
+        """The data-scope compiler of this registry (its filters checked once)."""
+        return self._guard.scopes
 
     def _plan(self, entity: str) -> EntityPlan:
         plan = self._plans.get(entity)
@@ -241,15 +330,17 @@ class RecordService:
         payload.values[numbering.field] = number
 
     def _database_checks(self, conn: Connection, plan: EntityPlan, payload: Payload,
-                         record_id: int | None, errors: ErrorBag) -> None:
-        checks.check_existence(conn, plan, payload, errors)
+                         record_id: int | None, errors: ErrorBag,
+                         view: OpenView | View) -> None:
+        checks.check_existence(conn, plan, payload, errors, view.restrict_references)
         checks.check_unique(conn, plan, payload, record_id, errors)
 
     def _explain(self, conn: Connection, plan: EntityPlan, payload: Payload,
-                 record_id: int | None, exc: IntegrityError) -> YunyingError:
+                 record_id: int | None, exc: IntegrityError,
+                 view: OpenView | View) -> YunyingError:
         """Turn a constraint violation into the error the checks would have given."""
         errors = ErrorBag()
-        self._database_checks(conn, plan, payload, record_id, errors)
+        self._database_checks(conn, plan, payload, record_id, errors, view)
         if errors:
             return errors.failure(plan.label)
         return explain_integrity_error(plan, exc)

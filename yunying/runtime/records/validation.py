@@ -21,7 +21,7 @@ from yunying.runtime.records.fields import INT32_MAX
 from yunying.runtime.records.messages import ErrorBag, Location, Problem, problems_of
 from yunying.runtime.records.plan import EntityPlan, Part
 
-__all__ = ["Line", "Payload", "clean_record", "RECORD_PATH"]
+__all__ = ["Line", "Payload", "clean_record", "default_value", "RECORD_PATH"]
 
 #: error path for a payload that is not an object at all.
 RECORD_PATH = "_record"
@@ -155,3 +155,6 @@ def _default(spec: FieldSpec, default: Any, now: datetime) -> Any:
     return default
 
 
+def default_value(spec: FieldSpec, now: datetime) -> Any:
+    """The value a create stores for ``spec`` when none is given (before validation)."""
+    return None if spec.default is None else _default(spec, spec.default, now)
