@@ -58,13 +58,13 @@ def test_the_bundled_materials_roles_are_exactly_these(bundled):
             platform=("design",), inherits=("materials.storekeeper",),
             description=materials.role("manager").description),
         RoleSpec("materials", "requester", Text("科室申领员", "Department requester"), grants=(
-            GrantSpec(requisition, ("read", "create", "update", "submit"), scope="unit_tree"),
+            GrantSpec(requisition, ("read", "create", "update", "submit"), scope="unit_tree",
+                      fields=_mapping(**{"lines.unit_price": "read_only"})),
             GrantSpec(item, ("read",))),
             description=materials.role("requester").description),
         RoleSpec("materials", "storekeeper", Text("库管员", "Storekeeper"), grants=(
             GrantSpec(item, ("read", "create", "update")),
-            GrantSpec(requisition, ("read", "approve", "export"),
-                      fields=_mapping(**{"lines.unit_price": "read_only"}))),
+            GrantSpec(requisition, ("read", "approve", "export"))),
             inherits=("materials.requester",),
             description=materials.role("storekeeper").description),
         RoleSpec("materials", "viewer", Text("查询员", "Viewer"), grants=(

@@ -56,7 +56,10 @@ def test_roles_lists_the_package_roles_and_the_superuser(client):
     assert set(storekeeper["label"]) == {"zh-CN", "en"}
     assert {"entity": "materials.requisition", "actions": ["read", "approve", "export"],
             "scope": "all", "tree": "admin", "filter": None,
-            "fields": {"lines.unit_price": "read_only"}} in storekeeper["grants"]
+            "fields": {}} in storekeeper["grants"]
+    assert {"entity": "materials.requisition", "actions": ["read", "create", "update", "submit"],
+            "scope": "unit_tree", "tree": "admin", "filter": None,
+            "fields": {"lines.unit_price": "read_only"}} in roles["materials.requester"]["grants"]
     assert roles["materials.manager"]["platform"] == ["design"]
 
 

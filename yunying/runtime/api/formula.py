@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from flask import Blueprint, Response, current_app, request
 
 from yunying.metadata.spec import EntitySpec
-from yunying.platform.errors import NotFound
+from yunying.platform.errors import NotFound, PermissionDenied
 from yunying.platform.i18n import Text
 from yunying.runtime.api.context import request_context, services
 from yunying.runtime.api.errors import error_response
@@ -152,12 +152,32 @@ def eval_formula() -> Any:
                 row = field_values(owner, body.get("values", {}))
         try:
             checked = check(body["formula"], context)
+            if owner is not None:
+                _refuse_unseen(ctx, checked, row, "record_id" in body)
             values = {**row, **_path_values(conn, registry, owner, checked, row)}
             now = utc(ctx.now())
             value = evaluate(checked, values, today=now.date(), now=now)
         except FormulaError as exc:
             return _formula_failed(exc)
     return {"value": value, "type": checked.type.value}
+
+
+def _refuse_unseen(ctx: Any, checked: Checked, row: Mapping[str, Any], stored: bool) -> None:
+    """A restricted caller may not evaluate a formula that reads what the caller
+    cannot see: a field hidden from them, or anything through a reference (the
+    referenced record may be outside their data scope)."""
+    grants = ctx.grants
+    if grants is None or grants.superuser:
+        return
+    through = sorted(p for p in checked.dependencies.fields if "." in p)
+    hidden = sorted(p for p in checked.dependencies.fields
+                    if "." not in p and stored and p not in row)
+    if through or hidden:
+        raise PermissionDenied(
+            Text("公式读取了您无权查看的数据（经引用读取的字段或隐藏字段）",
+                 "the formula reads data you may not see (fields through a reference "
+                 "or hidden fields)"),
+            code="formula_reads_unseen", details={"paths": through})
 
 
 def _formula_failed(exc: FormulaError) -> Response:

@@ -37,7 +37,7 @@ def list_records(entity: str) -> dict[str, Any]:
     args.pop("lang", None)
     with svc.db.begin() as conn:
         runtime = svc.runtime(conn)
-        query = ListQuery.from_args(runtime.records.spec(entity), args)
+        query = runtime.records.query(ctx, entity, args)
         page = runtime.records.list(conn, ctx, entity, query)
     return {"items": page.items, "total": page.total,
             "page": page.page, "page_size": page.page_size}
