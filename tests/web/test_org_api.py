@@ -282,6 +282,18 @@ def test_reparent_from_a_date(model, client):
         "unit": "MED", "parent": "SURG"}), 422)
 
 
+def test_org_changes_are_audited_and_refusals_are_not(model, client):
+    _ok(client.post(f"{API}/trees/admin/reparent", json={
+        "unit": "CARD", "parent": "SURG", "on": "2026-06-01"}))
+    _refused(client.post(f"{API}/trees/admin/reparent", json={
+        "unit": "MED", "parent": "MED", "on": "2026-06-01"}), 409, "org_cycle")
+    events = client.get("/api/v1/audit?kind=org.change").get_json()["items"]
+    assert len(events) == 1
+    assert events[0]["detail"]["path"] == "/api/v1/org/trees/admin/reparent"
+    assert '"parent": "SURG"' in events[0]["detail"]["body"]
+    assert events[0]["actor"] == "admin"
+
+
 def test_split_and_its_refusals(model, client):
     body = {"into": [{"code": "CARD-A", "name": {"zh": "心一", "en": "Card A"}, "type": "ward"},
                      {"code": "CARD-B", "name": {"zh": "心二", "en": "Card B"}, "type": "ward"}],

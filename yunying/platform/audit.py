@@ -35,7 +35,7 @@ EVENT_KINDS = (
     "record.create", "record.update", "record.delete",
     "login.success", "login.failure", "logout", "token.use", "token.issue",
     "token.revoke", "user.create", "user.password", "user.active",
-    "role.grant", "role.revoke", "policy.sync", "package.install",
+    "role.grant", "role.revoke", "policy.sync", "package.install", "org.change",
 )
 
 #: the most events one query returns.

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 
 from yunying.metadata.org_data import UNIT_TYPES
 from yunying.platform import org, org_admin
+from yunying.platform.audit import record_event
 from yunying.platform.errors import InvalidQuery, ValidationFailed
 from yunying.platform.i18n import Text
 from yunying.platform.org import OrgNotFound, OrgUnit
@@ -115,9 +116,18 @@ def _write() -> Any:
     return ctx
 
 
+_AUDITED_BODY = 4000
+
+
 def _in_write(work: Callable[[Connection], Any]) -> Any:
+    """Run one org change and its audit event (``org.change``: which operation,
+    on which path, with the request body) in one transaction."""
     with services().db.begin(write=True) as conn:
-        return work(conn)
+        result = work(conn)
+        record_event(conn, request_context(), "org.change", detail={
+            "operation": request.endpoint, "path": request.path,
+            "body": request.get_data(as_text=True)[:_AUDITED_BODY]})
+        return result
 
 
 def _created(body: Any, location: str) -> Response:
