@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from yunying.cli import cli
 from yunying.platform.access import AccessControl, PolicyRow
 from yunying.platform.context import Context
-from yunying.platform.database import Database
 from yunying.platform.tables import audit_event
 
 
 @pytest.fixture
-def run(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("YUNYING_DATABASE_URL", database_url)
-    monkeypatch.setenv("YUNYING_INSTANCE", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-    assert invoke("init").exit_code == 0
-    result = invoke("user", "create", "alice", "--name", "Alice", "--password-stdin",
-                    input="long enough pw\n")
+def run(run):
+    """The shared ``run`` with user alice created."""
+    result = run("user", "create", "alice", "--name", "Alice", "--password-stdin",
+                 input="long enough pw\n")
     assert result.exit_code == 0, result.output
-    return invoke
-
-
-@pytest.fixture
-def database(database_url):
-    database = Database(database_url)
-    yield database
-    database.dispose()
+    return run
 
 
 def test_grant_roles_and_revoke(run, database):

@@ -8,32 +8,10 @@ import textwrap
 from datetime import date
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from yunying.cli import cli
 from yunying.platform import org
-from yunying.platform.database import Database
 from yunying.platform.tables import org_edge, org_unit, user
-
-
-@pytest.fixture
-def run(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("YUNYING_DATABASE_URL", database_url)
-    monkeypatch.setenv("YUNYING_INSTANCE", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-    assert invoke("init").exit_code == 0
-    return invoke
-
-
-@pytest.fixture
-def database(database_url):
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 def _ok(result) -> str:

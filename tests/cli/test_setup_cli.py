@@ -12,7 +12,6 @@ from yunying.cli import cli
 from yunying.platform import identity
 from yunying.platform.access import ANY_DOMAIN, SUPERUSER_ROLE, AccessControl
 from yunying.platform.context import Context
-from yunying.platform.database import Database
 from yunying.platform.errors import NotFound
 
 
@@ -32,13 +31,6 @@ def run(database_url, instance, monkeypatch):
     def invoke(*args: str, input: str | None = None):
         return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
     return invoke
-
-
-@pytest.fixture
-def database(database_url):
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 def _signs_in(database, code, password) -> bool:
