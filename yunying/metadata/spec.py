@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from yunying.metadata.workflow_spec import PostingRuleSpec, WorkflowSpec
 from yunying.platform.i18n import Text
 
 __all__ = [
@@ -386,6 +387,8 @@ class PackageSpec:
     checksum: str = ""
     roles: tuple[RoleSpec, ...] = ()
     org: tuple[OrgDataSpec, ...] = ()
+    workflows: tuple[WorkflowSpec, ...] = ()
+    postings: tuple[PostingRuleSpec, ...] = ()
     #: the validated documents per kind, keyed by item code — what the
     #: metadata store persists and rebuilds specs from.
     documents: Mapping[str, Mapping[str, Any]] = field(
@@ -399,6 +402,12 @@ class PackageSpec:
 
     def role(self, code: str) -> RoleSpec | None:
         return _find(self.roles, code)
+
+    def workflow(self, code: str) -> WorkflowSpec | None:
+        return _find(self.workflows, code)
+
+    def posting(self, code: str) -> PostingRuleSpec | None:
+        return _find(self.postings, code)
 
 
 def _find(items, code):

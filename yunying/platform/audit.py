@@ -36,6 +36,7 @@ EVENT_KINDS = (
     "login.success", "login.failure", "logout", "token.use", "token.issue",
     "token.revoke", "user.create", "user.password", "user.active",
     "role.grant", "role.revoke", "policy.sync", "package.install", "org.change",
+    "workflow.action", "workflow.delegation", "journal.post",
 )
 
 #: the most events one query returns.

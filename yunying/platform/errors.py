@@ -16,6 +16,7 @@ __all__ = [
     "InvalidPackage",
     "InvalidQuery",
     "ValidationFailed",
+    "TransitionRejected",
     "NotFound",
     "StaleRecord",
     "Conflict",
@@ -94,3 +95,11 @@ class PermissionDenied(YunyingError):
 
 class ConfigurationError(YunyingError):
     code = "configuration_error"
+
+
+class TransitionRejected(YunyingError):
+    """A workflow action is not possible now: a guard formula failed, the
+    document is in a state the action does not leave from, no approver could
+    be found, a required comment is missing. ``details`` names the reason."""
+
+    code = "transition_rejected"

@@ -9,7 +9,7 @@ with ``yy_`` so the schema sync can tell them apart.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData,
+    JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, MetaData, Numeric,
     String, Text, Table, UniqueConstraint, Index,
 )
 
@@ -18,6 +18,8 @@ __all__ = [
     "metadata_item", "dictionary_item", "number_sequence", "attachment",
     "user", "api_token", "casbin_rule", "access_state",
     "audit_event", "web_session", "address_throttle",
+    "wf_definition", "wf_instance", "wf_task", "wf_event", "wf_request", "wf_delegation",
+    "notification", "journal_entry", "journal_line",
 ]
 
 PLATFORM_PREFIX = "yy_"
@@ -305,4 +307,159 @@ address_throttle = Table(
     Column("failures", Integer, nullable=False),
     Column("first_failure_at", DateTime, nullable=False),
     Column("locked_until", DateTime),
+)
+
+
+# --- workflow and approval (runtime state; specs live in the metadata) -------
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+#: the workflow documents running instances started with, content-addressed
+#: (``digest`` = SHA-256 of the canonical JSON): publishing a new version of a
+#: workflow adds a row; running instances keep theirs.
+wf_definition = Table(
+    "yy_wf_definition", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(100), nullable=False),     # qualified code
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("metadata_version", Integer, nullable=False),
+    Column("document", Text, nullable=False),            # JSON
+    Column("created_at", DateTime, nullable=False),
+)
+
+#: one approval run of one record. ``version`` is bumped by every action
+#: (the row lock that serialises actions on an instance); ``data`` holds the
+#: run's working memory (chosen approvers, parallel joins, who returned it).
+wf_instance = Table(
+    "yy_wf_instance", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("entity", String(100), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("definition_id", Integer, ForeignKey("yy_wf_definition.id"), nullable=False),
+    Column("workflow", String(100), nullable=False),
+    Column("chain", String(64)),
+    Column("state", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # running|returned|approved|rejected|withdrawn|cancelled|closed
+    Column("initiator", String(64), nullable=False),
+    Column("unit", String(64)),                   # the record's org unit at submit
+    Column("title", String(200)),                 # the record's title, for inboxes
+    Column("started_at", DateTime, nullable=False),
+    Column("ended_at", DateTime),
+    Column("version", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_yy_wf_instance_record", "entity", "record_id"),
+    Index("ix_yy_wf_instance_initiator", "initiator", "started_at"),
+)
+
+#: a task: one person's turn at one activation (``round``) of one node.
+#: ``kind`` approval | cc | added (加签); ``status`` waiting (sequential, not
+#: yet its turn) | pending | approved | rejected | returned | transferred |
+#: cancelled | skipped | auto; cc tasks are ``cc`` with ``read_at``.
+wf_task = Table(
+    "yy_wf_task", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("instance_id", _ID, ForeignKey("yy_wf_instance.id"), nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("assignee", String(64), nullable=False),
+    Column("delegated_from", String(64)),        # on leave: the original assignee
+    Column("added_by", _ID),                      # 加签: the task that added this one
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("due_at", DateTime),
+    Column("reminded_at", DateTime),
+    Column("acted_at", DateTime),
+    Column("comment", Text),
+    Column("read_at", DateTime),
+    Index("ix_yy_wf_task_assignee", "assignee", "status"),
+    Index("ix_yy_wf_task_instance", "instance_id", "node", "round"),
+)
+
+#: the timeline of an instance: who did what, when, on which node, saying what.
+wf_event = Table(
+    "yy_wf_event", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("instance_id", _ID, ForeignKey("yy_wf_instance.id"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("node", String(64)),
+    Column("task_id", _ID),
+    Column("comment", Text),
+    Column("detail", JSON),
+    Index("ix_yy_wf_event_instance", "instance_id", "id"),
+)
+
+#: idempotency: a request id acts once; a retry gets the stored response.
+wf_request = Table(
+    "yy_wf_request", platform_metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("instance_id", _ID),
+    Column("response", JSON, nullable=False),
+    Column("at", DateTime, nullable=False),
+)
+
+#: delegation while on leave: new tasks of ``user_code`` between the dates
+#: (inclusive) go to ``substitute``.
+wf_delegation = Table(
+    "yy_wf_delegation", platform_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_code", String(64), nullable=False),
+    Column("substitute", String(64), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_to", Date, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Index("ix_yy_wf_delegation_user", "user_code", "valid_from"),
+)
+
+#: in-app notifications (a channel hook may also send them elsewhere).
+notification = Table(
+    "yy_notification", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("user_code", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("title_zh", String(300), nullable=False),
+    Column("title_en", String(300), nullable=False),
+    Column("entity", String(100)),
+    Column("record_id", Integer),
+    Column("instance_id", _ID),
+    Column("created_at", DateTime, nullable=False),
+    Column("read_at", DateTime),
+    Index("ix_yy_notification_user", "user_code", "read_at", "id"),
+)
+
+#: journal entries written by posting rules (业财融合), one per business event.
+journal_entry = Table(
+    "yy_journal_entry", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("rule", String(100), nullable=False),          # qualified posting rule
+    Column("entity", String(100), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("event", String(64), nullable=False),          # create | transition code
+    Column("instance_id", _ID),
+    Column("posted_at", DateTime, nullable=False),
+    Column("posted_by", String(64), nullable=False),
+    Column("request_id", String(128)),
+    Index("ix_yy_journal_entry_source", "entity", "record_id"),
+)
+
+journal_line = Table(
+    "yy_journal_line", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("entry_id", _ID, ForeignKey("yy_journal_entry.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("account", String(64), nullable=False),
+    Column("side", String(6), nullable=False),            # debit | credit
+    Column("amount", Numeric(18, 2), nullable=False),
+    Column("unit", String(64)),
+    Column("project", String(64)),
+    Column("purpose", String(32)),
+    Column("memo", String(300)),
+    Index("ix_yy_journal_line_entry", "entry_id", "line_no"),
+    Index("ix_yy_journal_line_account", "account"),
 )

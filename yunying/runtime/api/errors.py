@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from yunying.platform.errors import (
     Conflict, InvalidPackage, InvalidQuery, LossyChange, NotFound, PermissionDenied,
-    StaleRecord, ValidationFailed, YunyingError,
+    StaleRecord, TransitionRejected, ValidationFailed, YunyingError,
 )
 from yunying.platform.i18n import Text
 from yunying.runtime.api.context import request_context
@@ -32,6 +32,7 @@ STATUS: Mapping[type, int] = MappingProxyType({
     InvalidQuery: 400,
     InvalidPackage: 422,
     ValidationFailed: 422,
+    TransitionRejected: 422,
     NotFound: 404,
     StaleRecord: 409,
     Conflict: 409,
