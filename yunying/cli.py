@@ -23,6 +23,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from yunying.app import create_app, services
 from yunying.cli_access import add_user_commands
 from yunying.cli_org import org_group
+from yunying.cli_workflow import workflow_group
 from yunying.cli_setup import (
     ADMIN_NAME, DEMO_ADMIN, administrators, create_first_admin, ensure_demo_admin,
     ensure_secret,
@@ -239,6 +240,7 @@ def user_token_command(code: str, name: str, days: int) -> None:
 
 
 cli.add_command(org_group)  # yunying org …
+cli.add_command(workflow_group)  # yunying workflow …
 
 
 @cli.command("serve")

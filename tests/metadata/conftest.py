@@ -12,5 +12,6 @@ from metadata_paths import MODULES
 
 @pytest.fixture
 def bundled() -> dict[str, PackageSpec]:
-    """The bundled packages (base, materials), loaded and validated."""
-    return {s.code: s for s in load_packages([MODULES / "base", MODULES / "materials"])}
+    """The bundled packages (base, finance, materials), loaded and validated."""
+    return {s.code: s for s in load_packages(
+        [MODULES / "base", MODULES / "finance", MODULES / "materials"])}

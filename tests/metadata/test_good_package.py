@@ -147,7 +147,8 @@ def test_seed_key_of_another_packages_entity_is_resolved(loaded):
 def test_documents_are_read_only_json_and_rebuild_the_same_spec(loaded):
     clinic = loaded["clinic"]
     docs = clinic.documents
-    assert set(docs) == {"package", "entity", "dictionary", "seed", "demo", "role", "org"}
+    assert set(docs) == {"package", "entity", "dictionary", "seed", "demo", "role", "org",
+                         "workflow", "posting"}
     assert list(docs["entity"]) == ["room", "visit"]
     assert list(docs["seed"]) == ["seed/room.yaml"] and list(docs["demo"]) == ["demo/visit.yaml"]
     with pytest.raises(TypeError):

@@ -65,6 +65,17 @@ def test_create_user_stores_a_real_hash_never_the_password(db, alice):
     assert row.created_at == START and row.failed_logins == 0
 
 
+def test_a_user_without_password_cannot_sign_in_until_one_is_set(db, ctx):
+    with db.begin(write=True) as conn:
+        bob = identity.create_user(conn, ctx, "bob", NAME, None)
+    assert _row(db, "bob").password_hash == identity.UNUSABLE_PASSWORD
+    for guess in ("", "!", identity.UNUSABLE_PASSWORD, "any password at all"):
+        assert _auth(db, ctx, "bob", guess) is None
+    with db.begin(write=True) as conn:
+        identity.set_password(conn, ctx, "bob", "a new secret")
+    assert _auth(db, ctx, "bob", "a new secret") == bob
+
+
 def test_right_password_authenticates(db, ctx, alice):
     assert _auth(db, ctx, "alice", PASSWORD) == alice
 

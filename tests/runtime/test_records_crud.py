@@ -227,6 +227,18 @@ def test_delete_removes_record_and_lines(tables, service, items):
     assert _count(tables, "materials_requisition__lines") == 0
 
 
+def test_the_id_of_a_deleted_newest_record_is_never_reused(tables, service, items):
+    # rows keyed by (entity, record id) — workflow instances, journal entries,
+    # audit events — must never attach to a later record (SQLite AUTOINCREMENT)
+    with tables.begin() as conn:
+        first = service.create(conn, CTX, REQ, requisition(items))
+    with tables.begin() as conn:
+        service.delete(conn, CTX, REQ, first["id"])
+    with tables.begin() as conn:
+        second = service.create(conn, CTX, REQ, requisition(items))
+    assert second["id"] > first["id"]
+
+
 def test_delete_refused_while_referenced(tables, service, items):
     with tables.begin() as conn:
         record = service.create(conn, CTX, REQ, requisition(items))

@@ -30,6 +30,7 @@ from yunying.metadata.convert import text as _text
 from yunying.metadata.convert import to_date
 from yunying.metadata.org_data import org_from_document
 from yunying.metadata.roles import role_from_document
+from yunying.metadata.workflows import posting_from_document, workflow_from_document
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec,
     IndexSpec, NumberingSpec, PackageSpec, Requirement, RuleSpec, SeedSpec, qualify,
@@ -48,7 +49,7 @@ __all__ = [
 
 #: the kinds of ``PackageSpec.documents`` besides the manifest ("package");
 #: seed, demo and org documents are keyed by file, the others by code.
-DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo", "role", "org")
+DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo", "role", "org", "workflow", "posting")
 MONEY_PRECISION = 18
 MONEY_SCALE = 2
 
@@ -65,7 +66,8 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
 
     ``documents`` = ``{"package": manifest, "entity": {code: doc},
     "dictionary": {code: doc}, "seed": {file: doc}, "demo": {file: doc},
-    "role": {code: doc}, "org": {file: doc}}`` (kinds may be left out).
+    "role": {code: doc}, "org": {file: doc}, "workflow": {code: doc},
+    "posting": {code: doc}}`` (kinds may be left out).
     """
     manifest = documents["package"]
     code = manifest["code"]
@@ -90,6 +92,10 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
                     for doc in documents.get("role", {}).values()),
         org=tuple(org_from_document(code, file, doc)
                   for file, doc in documents.get("org", {}).items()),
+        workflows=tuple(workflow_from_document(code, doc)
+                        for doc in documents.get("workflow", {}).values()),
+        postings=tuple(posting_from_document(code, doc)
+                       for doc in documents.get("posting", {}).values()),
         documents=freeze_documents(documents),
     )
 

@@ -6,7 +6,9 @@ and fields, undeclared or unsatisfied requirements, reserved field codes,
 defaults that do not fit their field, invalid patterns, numbering rules and
 dimensions, dictionary parents, seed rows naming unknown fields, rule
 codes and fields, the reserved package code ``platform``; then the checks of
-roles (:mod:`yunying.metadata.roles`) and org data
+roles (:mod:`yunying.metadata.roles`), workflows
+(:mod:`yunying.metadata.workflow_check`, :mod:`yunying.metadata.chain_check`),
+posting rules (:mod:`yunying.metadata.posting_check`) and org data
 (:mod:`yunying.metadata.org_check`), which report through the same
 :class:`Checker`. Each finding is an :class:`Issue` located by file, JSON
 path and line; nothing stops at the first.
@@ -26,12 +28,14 @@ from yunying.metadata.builder import (
 from yunying.metadata.issues import Issue
 from yunying.metadata.org_check import check_org, visible_trees
 from yunying.metadata.org_data import OrgDirectory
+from yunying.metadata.posting_check import check_postings
 from yunying.metadata.roles import check_roles
 from yunying.metadata.spec import (
     CHILD_SYSTEM_COLUMNS, SYSTEM_COLUMNS, DictionarySpec, EntitySpec, FieldSpec,
     PackageSpec, RuleSpec, split_qualified,
 )
 from yunying.metadata.versions import parse_range, satisfies
+from yunying.metadata.workflow_check import check_workflows
 from yunying.metadata.yaml_source import Source
 from yunying.platform.errors import YunyingError
 from yunying.platform.i18n import Text
@@ -45,8 +49,10 @@ RESERVED_PACKAGES = ("platform",)
 _CHILD_RESERVED = frozenset(SYSTEM_COLUMNS) | frozenset(CHILD_SYSTEM_COLUMNS)
 _FINDERS: Mapping[str, Callable[[PackageSpec, str], Any]] = MappingProxyType({
     "entity": PackageSpec.entity, "dictionary": PackageSpec.dictionary,
-    "role": PackageSpec.role})
-_KIND_NAMES = MappingProxyType({"entity": "实体", "dictionary": "字典", "role": "角色"})
+    "role": PackageSpec.role, "posting": PackageSpec.posting})
+_KIND_NAMES = MappingProxyType({"entity": "实体", "dictionary": "字典", "role": "角色",
+                                "posting": "记账规则"})
+_KIND_EN = MappingProxyType({"posting": "posting rule"})
 _DATE_TYPES = ("date", "datetime")
 _SKIP = object()  # a reference into something broken or missing: already reported
 
@@ -62,6 +68,8 @@ class PackageSources:
     seeds: Mapping[str, Source] = field(default_factory=dict)   # seed and demo, by file
     roles: Mapping[str, Source] = field(default_factory=dict)
     org: Mapping[str, Source] = field(default_factory=dict)     # by file
+    workflows: Mapping[str, Source] = field(default_factory=dict)
+    postings: Mapping[str, Source] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,10 @@ def check_package(spec: PackageSpec, sources: PackageSources, known: Known) -> l
     for entity in spec.entities:
         check.entity(entity, sources.entities[entity.code])
     directory = OrgDirectory(known.packages.values())
-    check_roles(check, sources.roles, visible_trees(check, directory))
+    trees = visible_trees(check, directory)
+    check_roles(check, sources.roles, trees)
+    check_workflows(check, sources.workflows, trees)
+    check_postings(check, sources.postings)
     for seed in (*spec.seeds, *spec.demo):
         check.seed(seed.entity, sources.seeds[seed.file])
     check_org(check, sources.org, directory)
@@ -148,7 +159,7 @@ class Checker:
         found = _FINDERS[kind](target, code)
         if found is None:
             self.add(source, f"unknown_{kind}", path, f"未知的{_KIND_NAMES[kind]} {qualified}",
-                     f"unknown {kind} {qualified}")
+                     f"unknown {_KIND_EN.get(kind, kind)} {qualified}")
         return found
 
     # -- dictionaries ----------------------------------------------------------

@@ -4,7 +4,8 @@ Loading a new version of a package must not break the installed packages
 that require it and are not reloaded with it: they must still accept its
 version, and still find what they refer to in it — entities and
 dictionaries their fields name, entities their roles grant on, roles their
-roles inherit and their org data grants.
+roles inherit and their org data grants, what their workflows and posting
+rules name (entities, roles, posting rules, account dictionaries).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def check_dependents(loaded: Mapping[str, tuple[PackageSpec, Source]],
 
 def references(spec: PackageSpec) -> Iterator[tuple[str, str, str]]:
     """(kind, qualified target, where) of every reference ``spec`` makes to
-    an entity, dictionary or role, ``where`` naming the referring item."""
+    an entity, dictionary, role or posting rule, ``where`` naming the
+    referring item."""
     for entity in spec.entities:
         for f in (*entity.fields, *(f for child in entity.children for f in child.fields)):
             where = f"{entity.code}.{f.code}"
@@ -56,10 +58,29 @@ def references(spec: PackageSpec) -> Iterator[tuple[str, str, str]]:
     for org in spec.org:
         for grant in org.role_grants:
             yield "role", grant.role, org.file
+    yield from _workflow_references(spec)
+
+
+def _workflow_references(spec: PackageSpec) -> Iterator[tuple[str, str, str]]:
+    """The entities, roles, posting rules and account dictionaries that
+    workflows and posting rules name."""
+    for workflow in spec.workflows:
+        where = f"workflow {workflow.code}"
+        yield "entity", workflow.entity, where
+        for transition in workflow.transitions:
+            yield from (("role", role, where) for role in transition.roles)
+            yield from (("posting", e.posting, where) for e in transition.effects if e.posting)
+        for node in (n for chain in workflow.chains for n in chain.nodes):
+            roles = [a.role for a in node.approvers] + [a.until_role for a in node.approvers]
+            roles.append(node.policy.assign_role)
+            yield from (("role", role, where) for role in roles if role)
+    for rule in spec.postings:
+        yield "entity", rule.entity, f"posting {rule.code}"
+        yield "dictionary", rule.accounts, f"posting {rule.code}"
 
 
 _FIND = {"entity": PackageSpec.entity, "dictionary": PackageSpec.dictionary,
-         "role": PackageSpec.role}
+         "role": PackageSpec.role, "posting": PackageSpec.posting}
 
 
 def _lost_targets(other: PackageSpec,

@@ -37,6 +37,8 @@ KINDS: Mapping[str, str] = {
     "demo": "seed.schema.json",
     "role": "role.schema.json",
     "org": "org.schema.json",
+    "workflow": "workflow.schema.json",
+    "posting": "posting.schema.json",
 }
 _COMMON = "common.schema.json"
 
@@ -213,6 +215,10 @@ _PATTERN_HINTS: Mapping[str, Text] = {
         "* 或组织单元编码", "* or an org unit code"),
     "^(?:[a-z][a-z0-9_]{1,15}\\.)?[a-z][a-z0-9_]{0,39}$": Text(
         "字段编码，或 子表编码.字段编码", "a field code, or child.field"),
+    "^(?:[a-z][a-z0-9_]{1,15}[.])?[a-z][a-z0-9_]{1,39}$": Text(
+        "记账规则编码（本包）或 包编码.规则编码", "a posting rule code, or package.rule"),
+    "^(?:\\*|(?:[a-z][a-z0-9_]{1,15}\\.)?[a-z][a-z0-9_]{0,39})$": Text(
+        "* 、字段编码，或 子表编码.字段编码", "*, a field code, or child.field"),
     "^(?:0|[1-9][0-9]*)\\.(?:0|[1-9][0-9]*)\\.(?:0|[1-9][0-9]*)$": Text(
         "语义化版本号 主版本.次版本.修订号（如 1.0.0）",
         "a semantic version MAJOR.MINOR.PATCH such as 1.0.0"),
@@ -236,6 +242,9 @@ _MESSAGES: Mapping[str, Callable[[ValidationError], Text]] = {
     "maxLength": _bound("最多 {v} 个字符", "must have at most {v} character(s)"),
     "minimum": _bound("不能小于 {v}（实际为 {i}）", "must be at least {v} (got {i})"),
     "maximum": _bound("不能大于 {v}（实际为 {i}）", "must be at most {v} (got {i})"),
+    "exclusiveMinimum": _bound("必须大于 {v}（实际为 {i}）", "must be greater than {v} (got {i})"),
+    "minProperties": _bound("至少需要 {v} 个键", "needs at least {v} key(s)"),
+    "maxProperties": _bound("最多只能有 {v} 个键（实际为 {i}）", "allows at most {v} key(s) (got {i})"),
     "minItems": _bound("至少需要 {v} 项", "needs at least {v} item(s)"),
     "maxItems": _bound("最多 {v} 项", "allows at most {v} item(s)"),
     "uniqueItems": _bound("列表中有重复项：{i}", "has duplicate items: {i}"),

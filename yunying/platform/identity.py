@@ -158,11 +158,14 @@ def _check_user_fields(code: str, name: Text) -> None:
 
 
 def create_user(conn: Connection, ctx: Context, code: str, name: Text,
-                password: str, *, active: bool = True) -> User:
+                password: str | None, *, active: bool = True) -> User:
     """Create a user. ValidationFailed for a bad code, name or password;
-    Conflict when ``code`` is taken."""
+    Conflict when ``code`` is taken. ``password`` None creates the user with
+    no usable password (users shipped in org data): nobody can sign in as
+    them until an administrator sets one."""
     _check_user_fields(code, name)
-    _check_password(password, code)
+    if password is not None:
+        _check_password(password, code)
     if _row(conn, code) is not None:
         raise _taken(code)
     now = ctx.now()
@@ -170,7 +173,8 @@ def create_user(conn: Connection, ctx: Context, code: str, name: Text,
         with conn.begin_nested():
             conn.execute(insert(user).values(
                 code=code, name_zh=name.zh, name_en=name.en,
-                password_hash=generate_password_hash(password), active=active,
+                password_hash=(UNUSABLE_PASSWORD if password is None
+                               else generate_password_hash(password)), active=active,
                 created_at=now, updated_at=now, failed_logins=0, locked_until=None,
                 password_changed_at=now))
             record_event(conn, ctx, "user.create", detail={
@@ -243,7 +247,11 @@ def _attempt(conn: Connection, ctx: Context, row: Any, password: str,
     None when it is right, else why the login failed (for the audit trail)."""
     now = ctx.now()
     locked = row.locked_until is not None and row.locked_until > now
-    matches = check_password_hash(row.password_hash, password)
+    if row.password_hash == UNUSABLE_PASSWORD:
+        _dummy_check(password)  # the same time as a real check
+        matches = False
+    else:
+        matches = check_password_hash(row.password_hash, password)
     if locked or not row.active:
         return "locked" if locked else "inactive"
     if matches:
@@ -292,6 +300,10 @@ def login(db: Database, ctx: Context, code: str, password: str, *,
 def login_failed() -> PermissionDenied:
     """The error for any failed login: one message, no details."""
     return PermissionDenied(LOGIN_FAILED, code="authentication_failed")
+
+
+#: the stored hash of a user without a usable password (never a werkzeug hash).
+UNUSABLE_PASSWORD = "!"
 
 
 @lru_cache(maxsize=1)

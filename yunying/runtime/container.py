@@ -1,8 +1,9 @@
 """The per-application service container (runtime layer).
 
 One :class:`Services` per Flask app, kept in ``app.extensions["yunying"]``.
-It holds the database and hands out the current :class:`Registry` and
-:class:`RecordService`; when another process (the CLI) installs a package the
+It holds the database and hands out the current :class:`Registry`,
+:class:`RecordService` and :class:`WorkflowEngine` (with the app's
+:class:`Notifier`); when another process (the CLI) installs a package the
 metadata version in the database moves on and the next request rebuilds them.
 """
 
@@ -17,9 +18,11 @@ from sqlalchemy import Connection
 from yunying.metadata.store import MetadataStore
 from yunying.platform.access import AccessControl
 from yunying.platform.database import Database
+from yunying.platform.notifications import Notifier
 from yunying.runtime.formula import sql_functions
 from yunying.runtime.records import RecordService
 from yunying.runtime.registry import Registry
+from yunying.runtime.workflow.engine import WorkflowEngine
 
 __all__ = ["Services", "Runtime"]
 
@@ -30,6 +33,7 @@ class Runtime:
 
     registry: Registry
     records: RecordService
+    workflow: WorkflowEngine
 
 
 class Services:
@@ -40,6 +44,8 @@ class Services:
         self.config = config
         self.store = MetadataStore()
         self.access = AccessControl(db)
+        #: in-app notifications; other channels (e-mail, WeCom) plug in here
+        self.notifier = Notifier()
         self._lock = threading.Lock()
         self._runtime: Runtime | None = None
 
@@ -57,7 +63,9 @@ class Services:
             if current is None or current.registry.metadata_version != version:
                 registry = Registry.from_packages(
                     self.store.installed(conn), metadata_version=version)
-                current = Runtime(registry, RecordService(registry))
+                records = RecordService(registry)
+                current = Runtime(registry, records,
+                                  WorkflowEngine(registry, records, self.notifier))
                 self._runtime = current
             return current
 

@@ -25,8 +25,8 @@ location and each tree's parent — is applied only when the new document
 changed it; what the package did not change, the hospital's own changes made
 through the API or CLI since (a ward re-parented, a head replaced) stay.
 
-Users a document declares are created when missing, with a random password
-nobody knows: they sign in once an administrator sets one
+Users a document declares are created when missing, with no usable password
+(a marker no password matches): they sign in once an administrator sets one
 (``yunying user set-password``). Existing users are never changed.
 
 Every item runs in its own savepoint so every problem is found; each becomes
@@ -38,7 +38,6 @@ is written.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -276,7 +275,7 @@ class _Run:
     def user(self, doc: OrgDataSpec, spec: OrgUserSpec) -> None:
         if self.conn.execute(select(user.c.id).where(user.c.code == spec.code)).first():
             return  # existing users are never changed
-        create_user(self.conn, self.ctx, spec.code, spec.name, secrets.token_urlsafe(32))
+        create_user(self.conn, self.ctx, spec.code, spec.name, None)
         self.new_users.append(spec.code)
         self.count("users_created")
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from flask import Flask
 
 from yunying.runtime.api import (
-    attachments, audit, formula, meta, records, roles, session, tokens,
+    attachments, audit, formula, inbox, meta, notifications, records, roles, session, tokens,
+    workflow, workflow_delegations,
 )
 from yunying.runtime.api.auth import init_auth
 from yunying.runtime.api.context import init_context
@@ -44,4 +45,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(roles.blueprint)
     app.register_blueprint(explain_blueprint)
     app.register_blueprint(audit.blueprint)
+    app.register_blueprint(workflow.blueprint)
+    app.register_blueprint(workflow_delegations.blueprint)
+    app.register_blueprint(inbox.blueprint)
+    app.register_blueprint(notifications.blueprint)
     init_openapi(app)

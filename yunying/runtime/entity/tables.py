@@ -163,7 +163,10 @@ def _main_table(spec: EntitySpec, metadata: MetaData,
         else:
             extras.append(Index(constraint_name(kind, name, *index.fields),
                                 *index.fields))
-    return Table(name, metadata, *columns, *extras,
+    # AUTOINCREMENT on SQLite: a deleted record's id is never reused, so
+    # rows keyed by (entity, record id) — workflow instances, journal
+    # entries, audit events — never attach to a later record.
+    return Table(name, metadata, *columns, *extras, sqlite_autoincrement=True,
                  info={"entity": spec.qualified_code})
 
 

@@ -35,6 +35,7 @@ from yunying.runtime.formula.context import EntityInfo, FormulaContext
 from yunying.runtime.formula.entity_context import Owner, context_for
 from yunying.runtime.formula.errors import FormulaError, FormulaIssue
 from yunying.runtime.formula.types import FIELD_TYPE_MAP, FType
+from yunying.runtime.workflow.package_check import check_workflow_formulas
 
 __all__ = ["check_formulas", "check_role_filters", "FORMULA_CHECKS", "Formula", "formulas_of",
            "derived_order", "describe_issue"]
@@ -133,7 +134,8 @@ def check_role_filters(spec: PackageSpec, packages: Mapping[str, PackageSpec]
 
 
 #: the checks every real package load runs (installer, CLI).
-FORMULA_CHECKS: tuple[PackageCheck, ...] = (check_formulas, check_role_filters)
+FORMULA_CHECKS: tuple[PackageCheck, ...] = (check_formulas, check_role_filters,
+                                             check_workflow_formulas)
 
 
 def _check_owner(entity: EntitySpec, owner: Owner, prefix: str,

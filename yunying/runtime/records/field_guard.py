@@ -9,7 +9,9 @@ Pure checks the record service's guard runs around a write:
 - :func:`refuse_read_only` — a payload *changing* a read-only field is
   refused with 403 naming the fields; sending the stored value back passes.
   On create, "unchanged" means empty or the field's declared default; a new
-  child line counts as a change when it gives a read-only field a value.
+  child line counts as a change when it gives a read-only field a value. A
+  child code among the read-only names locks the list itself: adding or
+  removing a line is a change (workflow states that lock a whole table).
 - :func:`sanitize` — a validation failure never names a hidden field: its
   entries (and entries whose parameters name one, like a composite unique
   index) become one record-level entry saying a field the caller cannot see
@@ -75,8 +77,11 @@ def refuse_read_only(plan: EntityPlan, data: Any, payload: Payload, locked: froz
     if not locked or not isinstance(data, Mapping):
         return
     main, children = split_names(locked)
-    changed = [code for code in sorted(main & set(data))
+    tables = main & set(plan.children)
+    changed = [code for code in sorted((main - tables) & set(data))
                if _changed(plan.main, code, payload.values, stored, now)]
+    changed += [code for code in sorted(tables & set(data)) if code in payload.children
+                and _lines_changed(payload.children[code], stored_lines.get(code, {}))]
     for child, fields in sorted(children.items()):
         raw = data.get(child)
         if not isinstance(raw, list) or child not in payload.children:
@@ -89,6 +94,12 @@ def refuse_read_only(plan: EntityPlan, data: Any, payload: Payload, locked: froz
                         if _changed(part, code, line.values, before, now)]
     if changed:
         raise _read_only(plan, list(dict.fromkeys(changed)))
+
+
+def _lines_changed(lines: list, before: Mapping[int, Any]) -> bool:
+    """Whether a child list adds or removes lines (a locked child table)."""
+    return any(line.id is None for line in lines) or \
+        {line.id for line in lines} != set(before)
 
 
 def _changed(part: Part, code: str, values: Mapping[str, Any],
@@ -122,6 +133,8 @@ def _read_only(plan: EntityPlan, paths: list[str]) -> PermissionDenied:
 
 def _label(plan: EntityPlan, path: str) -> Text:
     child, dot, code = path.partition(".")
+    if not dot and path in plan.children:
+        return plan.children[path].label
     if not dot:
         spec = plan.main.fields.get(path)
         return spec.label if spec is not None else Text(path, path)

@@ -87,6 +87,9 @@ class OpenView:
 
     def __init__(self, plan: EntityPlan) -> None:
         self.plan = plan
+        self._stored: dict[str, Any] | None = None
+        self._locked: frozenset[str] = frozenset()
+        self._extra_hidden: frozenset[str] = frozenset()
 
     def read_main(self, conn: Connection, rid: int) -> dict[str, Any] | None:
         return rows.read_main(conn, self.plan, rid)
@@ -107,16 +110,26 @@ class OpenView:
     def load(self, conn: Connection, rid: int) -> bool:
         return True
 
+    def restrict(self, conn: Connection, rid: int, hidden: frozenset[str],
+                 locked: frozenset[str]) -> None:
+        """Add a workflow's restrictions (a superuser's view: nothing hidden)."""
+        self._extra_hidden = hidden
+        self._locked = locked - hidden
+        if self._locked and self._stored is None:
+            self._stored = rows.read_main(conn, self.plan, rid)
+
     def refuse_hidden(self, data: Any) -> None:
-        pass
+        refuse_hidden(self.plan, data, self._extra_hidden)
 
     def refuse_read_only(self, conn: Connection, rid: int | None, data: Any,
                          payload: Payload, now: datetime) -> None:
-        pass
+        _refuse_locked(conn, self.plan, rid, data, payload, now, self._locked, self._stored)
 
     def written(self, conn: Connection, record: dict[str, Any], data: Any,
                 payload: Payload, now: datetime) -> dict[str, Any]:
-        return record
+        if not self._extra_hidden:
+            return record
+        return strip_record(record, self._extra_hidden, self.plan.children)
 
 
 class Guard:
@@ -181,6 +194,7 @@ class View:
         self._stored: dict[str, Any] | None = None
         self._hidden: frozenset[str] = frozenset()
         self._locked: frozenset[str] = frozenset()
+        self._extra_hidden: frozenset[str] = frozenset()
 
     # -- reading ---------------------------------------------------------------
 
@@ -257,18 +271,20 @@ class View:
         self._locked = locked_on(covering) - hidden
         return True
 
+    def restrict(self, conn: Connection, rid: int, hidden: frozenset[str],
+                 locked: frozenset[str]) -> None:
+        """Add a workflow's restrictions to the loaded record's (after :meth:`load`)."""
+        self._extra_hidden = hidden
+        self._hidden = self._hidden | hidden
+        self._locked = (self._locked | locked) - self._hidden
+
     def refuse_hidden(self, data: Any) -> None:
         refuse_hidden(self.plan, data, self._hidden)
 
     def refuse_read_only(self, conn: Connection, rid: int | None, data: Any,
                          payload: Payload, now: datetime) -> None:
         """Update: PermissionDenied naming the read-only fields the payload changes."""
-        if not self._locked:
-            return
-        lines = {code: {r.id: r._mapping for r in conn.execute(part.read, {"parent_id": rid})}
-                 for code, part in self.plan.children.items()
-                 if any(n.startswith(f"{code}.") for n in self._locked)} if rid else {}
-        refuse_read_only(self.plan, data, payload, self._locked, self._stored, lines, now)
+        _refuse_locked(conn, self.plan, rid, data, payload, now, self._locked, self._stored)
 
     def written(self, conn: Connection, record: dict[str, Any], data: Any,
                 payload: Payload, now: datetime) -> dict[str, Any]:
@@ -290,7 +306,7 @@ class View:
                              None, {}, now)
         if hidden is None:
             return {k: record[k] for k in _BARE if k in record}
-        return strip_record(dict(record), hidden, self.plan.children)
+        return strip_record(dict(record), hidden | self._extra_hidden, self.plan.children)
 
     def restrict_references(self, conn: Connection, target: str, stmt: Select) -> Select:
         """The existence query of references to ``target`` limited to records the
@@ -340,6 +356,19 @@ class View:
                     kept |= set(conn.execute(select(part.table.c[code]).where(
                         part.table.c.parent_id == rid)).scalars())
         return {k for k in kept if k is not None}
+
+
+def _refuse_locked(conn: Connection, plan: EntityPlan, rid: int | None, data: Any,
+                   payload: Payload, now: datetime, locked: frozenset[str],
+                   stored: Mapping[str, Any] | None) -> None:
+    """PermissionDenied naming the ``locked`` fields an update changes (a locked
+    child code: its lines may not be added or removed)."""
+    if not locked:
+        return
+    lines = {code: {r.id: r._mapping for r in conn.execute(part.read, {"parent_id": rid})}
+             for code, part in plan.children.items()
+             if code in locked or any(n.startswith(f"{code}.") for n in locked)} if rid else {}
+    refuse_read_only(plan, data, payload, locked, stored, lines, now)
 
 
 def _hidden_by(helds: tuple[Held, ...] | list[Held]) -> frozenset[str]:

@@ -11,6 +11,13 @@ Formulas (default formulas, computed fields, rules — see ``derive``) run
 inside the savepoint before the row is written, so a failing rule leaves
 nothing behind either.
 
+Workflow rules (:mod:`.workflow_rules`) add to the role permissions of the
+guard: field permissions per workflow state and approval node, the state
+field only the engine writes, no delete of a record in approval, and reads
+by the participants of a record's approval. A create runs the entity's
+``create`` posting rules (业财融合, :mod:`yunying.runtime.posting`) in its
+savepoint, so a posting that fails takes the record back with it.
+
 Each successful write appends its audit event (``record.create`` /
 ``update`` / ``delete`` with old → new values, see ``audit_changes``) as the
 last statement of the same savepoint: a refused write leaves no event, and a
@@ -40,21 +47,26 @@ from sqlalchemy.exc import IntegrityError
 from yunying.metadata.spec import EntitySpec
 from yunying.platform.context import Context
 from yunying.platform.errors import (
-    Conflict, InvalidQuery, NotFound, StaleRecord, ValidationFailed, YunyingError,
+    NotFound, PermissionDenied, StaleRecord, ValidationFailed, YunyingError,
 )
 from yunying.platform.i18n import Text
 from yunying.platform.numbering import format_number, next_value, period_key
+from yunying.runtime.access.fields import strip_record
 from yunying.runtime.access.scope import ScopeCompiler
 from yunying.runtime.records import audit_changes, checks, rows
 from yunying.runtime.records.derive import derive
 from yunying.runtime.records.formulas import Clock
 from yunying.runtime.records.guard import Guard, OpenView, View
-from yunying.runtime.records.fields import INT32_MAX
 from yunying.runtime.records.integrity import explain_integrity_error
 from yunying.runtime.records.messages import ErrorBag, Problem
-from yunying.runtime.records.plan import EntityPlan, Referrer, compile_plans
-from yunying.runtime.records.query import ListQuery, Page, compile_list
+from yunying.runtime.records.plan import EntityPlan, compile_plans
+from yunying.runtime.records.query import ListQuery, Page, compile_list, hide_fields
+from yunying.runtime.records.refusals import (
+    STALE, bad_version, is_id, is_version, no_record, record_id_of, referenced, wrong_query,
+)
 from yunying.runtime.records.validation import Payload, clean_record
+from yunying.runtime.records.workflow_rules import WorkflowRules
+from yunying.runtime.posting import Postings
 from yunying.runtime.registry import Registry
 
 __all__ = ["RecordService"]
@@ -84,20 +96,42 @@ class RecordService:
         self.registry = registry
         self._plans = compile_plans(registry)
         self._guard = Guard(registry)
+        self._flow = WorkflowRules(registry)
+        self._postings = Postings(registry)
 
     # -- reading -------------------------------------------------------------
 
     def get(self, conn: Connection, ctx: Context, entity: str, record_id: int) -> dict:
-        """The record with its child lines; NotFound if there is none."""
+        """The record with its child lines; NotFound if there is none.
+
+        A participant of the record's workflow (initiator, assignee of any task)
+        may read it outside their data scope (see ``workflow_rules``)."""
         plan = self._plan(entity)
-        view = self._guard.view(conn, ctx, plan, "read")
-        rid = _record_id(plan, record_id)
-        record = view.read_main(conn, rid)
-        if record is None:
-            raise _no_record(plan, record_id)
+        view, record, rid = self._readable(conn, ctx, plan, record_id)
         for code, part in plan.children.items():
             record[code] = rows.read_lines(conn, part, rid)
-        return view.shown(record)
+        return self._flow.strip(conn, ctx, plan, rid, view.shown(record))
+
+    def _readable(self, conn: Connection, ctx: Context, plan: EntityPlan,
+                  record_id: Any) -> tuple[OpenView | View, dict, int]:
+        """The caller's view and the main row of a record to ``get``."""
+        try:
+            view: OpenView | View | None = self._guard.view(conn, ctx, plan, "read")
+            denial = None
+        except PermissionDenied as exc:
+            view, denial = None, exc
+        if denial is not None and not is_id(record_id):
+            raise denial
+        rid = record_id_of(plan, record_id)
+        record = view.read_main(conn, rid) if view is not None else None
+        if record is None:
+            view = self._flow.participant_view(conn, ctx, plan, rid)
+            record = view.read_main(conn, rid) if view is not None else None
+            if view is None and denial is not None:
+                raise denial
+        if record is None or view is None:
+            raise no_record(plan, record_id)
+        return view, record, rid
 
     def row(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
             child: str | None = None) -> dict:
@@ -110,21 +144,24 @@ class RecordService:
             raise NotFound(Text(f"{plan.label.zh} 没有子表 {child}",
                                 f"{plan.label.en} has no child table {child}"),
                            code="unknown_child", details={"entity": entity, "child": child})
-        rid = _record_id(plan, record_id)
+        rid = record_id_of(plan, record_id)
         row = view.read_row(conn, part, rid)
         if row is None:
-            raise _no_record(plan, record_id)
-        return view.shown(row) if child is None else view.shown_line(row, child)
+            raise no_record(plan, record_id)
+        if child is None:
+            return self._flow.strip(conn, ctx, plan, rid, view.shown(row))
+        return self._flow.strip_line(conn, ctx, plan, view.shown_line(row, child), child)
 
     def list(self, conn: Connection, ctx: Context, entity: str, query: ListQuery) -> Page:
         """One page of main-table rows and the total: a COUNT and a SELECT."""
         plan = self._plan(entity)
         if query.entity != plan.entity:
-            raise _wrong_query(plan, query)
+            raise wrong_query(plan, query)
         view = self._guard.view(conn, ctx, plan, "read")
-        count, page = self._listing(plan, view, query)
+        count, page = self._listing(conn, ctx, plan, view, query)
         total = conn.execute(count).scalar_one()
         items = [view.shown(rows.as_dict(r)) for r in conn.execute(page)]
+        items = list(self._flow.strip_many(conn, ctx, plan, items))
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
     def query(self, ctx: Context, entity: str, args: Mapping[str, list[str]]) -> ListQuery:
@@ -132,7 +169,8 @@ class RecordService:
         treated as unknown. PermissionDenied without a read grant."""
         plan = self._plan(entity)
         return ListQuery.from_args(plan.spec, args,
-                                   hidden=self._guard.hidden_for_query(ctx, plan))
+                                   hidden=self._guard.hidden_for_query(ctx, plan)
+                                   | self._flow.query_hidden(ctx, plan))
 
     def export_rows(self, conn: Connection, ctx: Context, entity: str,
                     query: ListQuery) -> Iterator[dict]:
@@ -140,11 +178,12 @@ class RecordService:
         needs the ``export`` action, whose grants decide scope and visible fields."""
         plan = self._plan(entity)
         if query.entity != plan.entity:
-            raise _wrong_query(plan, query)
+            raise wrong_query(plan, query)
         view = self._guard.view(conn, ctx, plan, "export")
-        _, page = self._listing(plan, view, query)
+        _, page = self._listing(conn, ctx, plan, view, query)
         result = conn.execute(page.limit(None).offset(None))
-        return (view.shown(rows.as_dict(r)) for r in result)
+        return self._flow.strip_many(conn, ctx, plan, (view.shown(rows.as_dict(r))
+                                                       for r in result))
 
     def hidden_fields(self, conn: Connection, ctx: Context, entity: str,
                       record_id: int) -> frozenset[str]:
@@ -153,15 +192,19 @@ class RecordService:
         NotFound when the record is missing or out of scope."""
         plan = self._plan(entity)
         view = self._guard.view(conn, ctx, plan, "read")
-        record = view.read_main(conn, _record_id(plan, record_id))
+        rid = record_id_of(plan, record_id)
+        record = view.read_main(conn, rid)
         if record is None:
-            raise _no_record(plan, record_id)
-        return view.hidden_in(record)
+            raise no_record(plan, record_id)
+        return view.hidden_in(record) | self._flow.hidden(conn, ctx, plan, rid)
 
-    def _listing(self, plan: EntityPlan, view: OpenView | View, query: ListQuery):
+    def _listing(self, conn: Connection, ctx: Context, plan: EntityPlan,
+                 view: OpenView | View, query: ListQuery):
         main = plan.main
-        count, page = compile_list(view.query(query), plan.spec, main.table, main.listing,
-                                   main.count, scope=view.where, hidden=view.search_hidden)
+        flow_hidden = self._flow.list_hidden(conn, ctx, plan)
+        query = hide_fields(view.query(query), plan.spec, flow_hidden)
+        count, page = compile_list(query, plan.spec, main.table, main.listing, main.count,
+                                   scope=view.where, hidden=view.search_hidden | flow_hidden)
         return count, page.add_columns(*view.flags) if view.flags else page
 
     def find_id_by_key(self, conn: Connection, entity: str, key_field: str,
@@ -198,6 +241,7 @@ class RecordService:
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=True, now=now, errors=errors)
+        flow_hidden = self._flow.check_create(ctx, plan, data, payload, now)
         if errors:
             derive(conn, plan, payload, errors, clock, record_id=None)
             self._database_checks(conn, plan, payload, None, errors, view)
@@ -213,10 +257,12 @@ class RecordService:
                 checks.check_existence(conn, plan, payload, errors, view.restrict_references)
                 errors.raise_if_any(plan.label)
                 shown = view.written(conn, record, data, payload, now)
+                # 业财融合: the entity's create posting rules, in this savepoint
+                self._postings.post_created(conn, ctx, plan.entity, record["id"])
                 audit_changes.log_create(conn, ctx, plan, record)
         except IntegrityError as exc:
             raise self._explain(conn, plan, payload, None, exc, view) from exc
-        return shown
+        return strip_record(shown, flow_hidden, plan.children) if flow_hidden else shown
 
     @_sanitized("update")
     def update(self, conn: Connection, ctx: Context, entity: str, record_id: int,
@@ -227,18 +273,15 @@ class RecordService:
         ValidationFailed.
         """
         plan = self._plan(entity)
-        view = self._guard.view(conn, ctx, plan, "update")
-        rid = _record_id(plan, record_id)
-        if not view.load(conn, rid):
-            raise _no_record(plan, record_id)
+        view, rid = self._updatable(conn, ctx, plan, record_id)
         view.refuse_hidden(data)
         now = _now(ctx)
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=False, now=now, errors=errors)
         view.refuse_read_only(conn, rid, data, payload, now)
-        if not _is_version(version):
-            _bad_version(errors)
+        if not is_version(version):
+            bad_version(errors)
         if errors:
             self._require(conn, plan, rid, record_id)
             checks.check_lines_belong(conn, plan, payload, rid, errors)
@@ -269,17 +312,40 @@ class RecordService:
             raise self._explain(conn, plan, payload, rid, exc, view) from exc
         return shown
 
+    def _updatable(self, conn: Connection, ctx: Context, plan: EntityPlan,
+                   record_id: Any) -> tuple[OpenView | View, int]:
+        """The caller's update view of the loaded record, with the workflow's
+        restrictions; an approver at work may update without a grant (see
+        ``workflow_rules``)."""
+        try:
+            view = self._guard.view(conn, ctx, plan, "update")
+            rid = record_id_of(plan, record_id)
+            if view.load(conn, rid):
+                restriction = self._flow.restriction(conn, ctx, plan, rid)
+                if restriction:
+                    view.restrict(conn, rid, restriction.hidden, restriction.locked)
+                return view, rid
+            refusal: YunyingError = no_record(plan, record_id)
+        except PermissionDenied as exc:
+            refusal = exc
+        approver = self._flow.assignee_view(conn, ctx, plan, record_id) \
+            if is_id(record_id) else None
+        if approver is None:
+            raise refusal
+        return approver, record_id
+
     def delete(self, conn: Connection, ctx: Context, entity: str, record_id: int, *,
                version: int | None = None) -> None:
         """Delete a record and its lines; Conflict if another row references it."""
         plan = self._plan(entity)
         view = self._guard.view(conn, ctx, plan, "delete")
-        rid = _record_id(plan, record_id)
+        rid = record_id_of(plan, record_id)
         if not view.load(conn, rid):
-            raise _no_record(plan, record_id)
-        if version is not None and not _is_version(version):
+            raise no_record(plan, record_id)
+        self._flow.refuse_delete(conn, ctx, plan, rid)
+        if version is not None and not is_version(version):
             errors = ErrorBag()
-            _bad_version(errors)
+            bad_version(errors)
             raise errors.failure(plan.label)
         try:
             with conn.begin_nested():
@@ -288,12 +354,12 @@ class RecordService:
                     raise self._missing_or_stale(conn, plan, rid, record_id)
                 referrers = checks.find_referrers(conn, plan, rid)
                 if referrers:
-                    raise _referenced(plan, rid, referrers)
+                    raise referenced(plan, rid, referrers)
                 audit_changes.log_delete(conn, ctx, plan, before)
         except IntegrityError as exc:
             referrers = checks.find_referrers(conn, plan, rid)
             if referrers:
-                raise _referenced(plan, rid, referrers) from exc
+                raise referenced(plan, rid, referrers) from exc
             raise explain_integrity_error(plan, exc) from exc
 
     # -- internals -----------------------------------------------------------
@@ -347,18 +413,14 @@ class RecordService:
 
     def _require(self, conn: Connection, plan: EntityPlan, rid: int, given: Any) -> None:
         if checks.current_version(conn, plan, rid) is None:
-            raise _no_record(plan, given)
+            raise no_record(plan, given)
 
     def _missing_or_stale(self, conn: Connection, plan: EntityPlan, rid: int,
                           given: Any) -> YunyingError:
         current = checks.current_version(conn, plan, rid)
         if current is None:
-            return _no_record(plan, given)
-        return StaleRecord(_STALE, details={"current_version": current})
-
-
-_STALE = Text("记录已被他人修改，请重新加载后再试",
-              "the record was changed by someone else; reload it and try again")
+            return no_record(plan, given)
+        return StaleRecord(STALE, details={"current_version": current})
 
 
 def _now(ctx: Context) -> datetime:
@@ -366,44 +428,3 @@ def _now(ctx: Context) -> datetime:
     if now.tzinfo is not None:
         now = now.astimezone(timezone.utc).replace(tzinfo=None)
     return now
-
-
-def _bad_version(errors: ErrorBag) -> None:
-    errors.add("version", Problem("type", {"expected": "integer"}), Text("版本号", "Version"))
-
-
-def _is_version(version: Any) -> bool:
-    return isinstance(version, int) and not isinstance(version, bool) and \
-        1 <= version <= INT32_MAX
-
-
-def _record_id(plan: EntityPlan, record_id: Any) -> int:
-    if isinstance(record_id, int) and not isinstance(record_id, bool) and \
-            1 <= record_id <= INT32_MAX:
-        return record_id
-    raise _no_record(plan, record_id)
-
-
-def _no_record(plan: EntityPlan, record_id: Any) -> NotFound:
-    shown = record_id if isinstance(record_id, (int, str)) else repr(record_id)
-    return NotFound(Text(f"{plan.label.zh} 中没有 id 为 {shown} 的记录",
-                         f"{plan.label.en}: there is no record with id {shown}"),
-                    details={"entity": plan.entity, "id": shown})
-
-
-def _referenced(plan: EntityPlan, rid: int, referrers: list[Referrer]) -> Conflict:
-    names = list(dict.fromkeys(r.entity for r in referrers))
-    labels = list(dict.fromkeys(r.label for r in referrers))
-    zh = "、".join(label.zh for label in labels)
-    en = ", ".join(label.en for label in labels)
-    return Conflict(Text(f"{plan.label.zh}（id {rid}）被 {zh} 引用，不能删除",
-                         f"{plan.label.en} {rid} is referenced by {en} and cannot be deleted"),
-                    code="referenced", details={"entity": plan.entity, "id": rid,
-                                                "referenced_by": names})
-
-
-def _wrong_query(plan: EntityPlan, query: ListQuery) -> InvalidQuery:
-    return InvalidQuery(Text(f"查询是为 {query.entity} 构造的，不能用于 {plan.entity}",
-                             f"the query was built for {query.entity}, not {plan.entity}"),
-                        details={"parameter": "entity", "value": query.entity})
-
