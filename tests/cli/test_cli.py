@@ -44,7 +44,7 @@ def test_init_creates_platform_tables(run, database_url):
 def test_validate_reports_ok_for_bundled_packages(run):
     result = run("package", "validate", *bundled_package_paths())
     assert result.exit_code == 0, result.output
-    assert "ok  materials 1.2.0" in result.output
+    assert "ok  materials 1.3.0" in result.output
 
 
 def test_validate_reports_every_issue_and_exits_1(run):
@@ -69,7 +69,7 @@ def test_install_then_list(run, database_url):
     assert result.exit_code == 0, result.output
     assert "seeded" in result.output
     listed = run("package", "list")
-    assert "materials" in listed.output and "1.2.0" in listed.output
+    assert "materials" in listed.output and "1.3.0" in listed.output
     assert "materials_requisition__lines" in _tables(database_url)
 
 

@@ -1,4 +1,4 @@
-"""The bundled packages (base, materials) load into the expected specs."""
+"""The bundled packages (base, finance, materials) load into the expected specs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from yunying.platform.i18n import Text
 from metadata_paths import MODULES
 
 
-def test_both_load_together_in_dependency_order():
-    specs = load_packages([MODULES / "materials", MODULES / "base"])
-    assert [(s.code, s.version) for s in specs] == [("base", "1.1.0"), ("materials", "1.2.0")]
+def test_all_load_together_in_dependency_order():
+    specs = load_packages([MODULES / "materials", MODULES / "finance", MODULES / "base"])
+    assert [(s.code, s.version) for s in specs] == [
+        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.3.0")]
 
 
 def test_base_holds_the_shared_dictionaries(bundled):
@@ -36,9 +37,10 @@ def test_base_holds_the_shared_dictionaries(bundled):
 
 def test_materials_item_entity(bundled):
     materials = bundled["materials"]
-    assert materials.requires == (Requirement("base", ">=1.1,<2"),)
+    assert materials.requires == (Requirement("base", ">=1.1,<2"),
+                                  Requirement("finance", ">=1.0,<2"))
     assert [d.qualified_code for d in materials.dictionaries] == [
-        "materials.material_category", "materials.requisition_urgency"]
+        "materials.material_category", "materials.requisition_urgency", "materials.visit_type"]
     item = materials.entity("item")
     assert (item.table_name, item.key_field, item.title_field) == ("materials_item", "code", "name")
     assert item.search_fields == ("code", "name", "spec") and item.default_sort == ("code",)
@@ -77,19 +79,21 @@ def test_materials_seed_and_demo(bundled):
     assert (seed.entity, seed.key, seed.file, len(seed.rows)) == (
         "materials.item", "code", "seed/item.yaml", 9)
     assert seed.rows[4]["high_value"] is True and seed.rows[4]["unit_price"] == "590.0000"
-    [demo] = materials.demo
+    demo = {d.entity: d for d in materials.demo}["materials.requisition"]
     assert (demo.entity, demo.key, demo.demo) == ("materials.requisition", "number", True)
     assert [len(row["lines"]) for row in demo.rows] == [2, 1]
     assert demo.rows[1]["request_date"] == "2026-11-05"
 
 
-def test_materials_needs_base():
+def test_materials_needs_base_and_finance():
     with pytest.raises(InvalidPackage) as caught:
         load_package(MODULES / "materials")
     assert [(i.code, i.path) for i in caught.value.issues] == [
-        ("requirement_unsatisfied", "$.requires.base")]
+        ("requirement_unsatisfied", "$.requires.base"),
+        ("requirement_unsatisfied", "$.requires.finance")]
 
 
-def test_materials_loads_against_an_installed_base(bundled):
-    alone = load_package(MODULES / "materials", available={"base": bundled["base"]})
+def test_materials_loads_against_an_installed_base_and_finance(bundled):
+    alone = load_package(MODULES / "materials", available={
+        "base": bundled["base"], "finance": bundled["finance"]})
     assert alone == bundled["materials"]

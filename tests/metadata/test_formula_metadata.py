@@ -197,6 +197,7 @@ def test_contexts_type_fields_by_their_value_type(bundled):
     assert field_info(requisition.field("request_date")).type is FType.DATE
     everything = aggregate_context(entities)
     assert everything.mode == "aggregate" and everything.entity is None
-    assert set(everything.entities) == {"materials.item", "materials.requisition"}
+    assert set(everything.entities) == {"materials.item", "materials.requisition",
+                                        "materials.supplier", "materials.consumption"}
     with pytest.raises(ValueError):
         context_for(None, entities)

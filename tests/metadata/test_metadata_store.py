@@ -28,14 +28,15 @@ def _record_all(db, specs, *, now=NOW):
 
 @pytest.fixture
 def specs():
-    """base, clinic, materials, ward — in dependency order."""
-    return load_packages([MODULES / "base", MODULES / "materials", GOOD / "clinic", GOOD / "ward"])
+    """base, clinic, finance, materials, ward — in dependency order."""
+    return load_packages([MODULES / "base", MODULES / "finance", MODULES / "materials",
+                          GOOD / "clinic", GOOD / "ward"])
 
 
 @pytest.fixture
 def bundled_specs(specs):
-    """base and materials."""
-    return [s for s in specs if s.code in ("base", "materials")]
+    """base, finance and materials."""
+    return [s for s in specs if s.code in ("base", "finance", "materials")]
 
 
 def test_an_empty_store(db):
@@ -47,15 +48,16 @@ def test_an_empty_store(db):
 
 
 def test_recorded_packages_are_rebuilt_into_equal_specs(db, specs):
-    assert _record_all(db, specs) == [1, 2, 3, 4]
+    assert _record_all(db, specs) == [1, 2, 3, 4, 5]
     store = MetadataStore()
     with db.connect() as conn:
         installed = store.installed(conn)
         assert installed == specs
-        assert [s.code for s in installed] == ["base", "clinic", "materials", "ward"]
+        assert [s.code for s in installed] == ["base", "clinic", "finance", "materials", "ward"]
         assert store.installed_versions(conn) == {
-            "base": "1.1.0", "materials": "1.2.0", "clinic": "1.2.3", "ward": "0.1.0"}
-        assert store.current_version(conn) == 4
+            "base": "1.1.0", "finance": "1.0.0", "materials": "1.3.0", "clinic": "1.2.3",
+            "ward": "0.1.0"}
+        assert store.current_version(conn) == 5
 
 
 def test_installed_specs_come_in_dependency_order(db, specs):
@@ -77,33 +79,29 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
                              .order_by(metadata_item.c.id)).all()
     assert [(r.package, r.package_version, r.action, r.created_by, r.created_at)
             for r in rows] == [("base", "1.1.0", "install", "admin", NOW),
-                               ("materials", "1.2.0", "install", "admin", NOW)]
-    assert json.loads(rows[1].plan) == PLAN
-    assert json.loads(rows[1].diff) == {
-        "added": [{"kind": "package", "code": "materials"},
-                  {"kind": "entity", "code": "item"},
-                  {"kind": "entity", "code": "requisition"},
-                  {"kind": "dictionary", "code": "material_category"},
-                  {"kind": "dictionary", "code": "requisition_urgency"},
-                  {"kind": "seed", "code": "seed/item.yaml"},
-                  {"kind": "demo", "code": "demo/requisition.yaml"},
-                  {"kind": "role", "code": "auditor"},
-                  {"kind": "role", "code": "manager"},
-                  {"kind": "role", "code": "requester"},
-                  {"kind": "role", "code": "storekeeper"},
-                  {"kind": "role", "code": "viewer"},
-                  {"kind": "org", "code": "org/demo_grants.yaml"}],
+                               ("finance", "1.0.0", "install", "admin", NOW),
+                               ("materials", "1.3.0", "install", "admin", NOW)]
+    assert json.loads(rows[2].plan) == PLAN
+    expected = [("package", "materials"),
+                ("entity", "consumption"), ("entity", "item"), ("entity", "requisition"),
+                ("entity", "supplier"),
+                ("dictionary", "material_category"), ("dictionary", "requisition_urgency"),
+                ("dictionary", "visit_type"),
+                ("seed", "seed/item.yaml"),
+                ("demo", "demo/consumption.yaml"), ("demo", "demo/requisition.yaml"),
+                ("demo", "demo/supplier.yaml"),
+                ("role", "auditor"), ("role", "manager"), ("role", "requester"),
+                ("role", "storekeeper"), ("role", "viewer"),
+                ("org", "org/demo_grants.yaml"),
+                ("workflow", "requisition_large"), ("workflow", "requisition_standard"),
+                ("posting", "spd_consumption")]
+    assert json.loads(rows[2].diff) == {
+        "added": [{"kind": kind, "code": code} for kind, code in expected],
         "changed": [], "removed": []}
     assert (pkg.version, pkg.name_zh, pkg.name_en, pkg.installed_by, pkg.metadata_version,
             pkg.installed_at, pkg.checksum) == (
-        "1.2.0", "物资管理", "Materials management", "admin", 2, NOW, bundled_specs[1].checksum)
-    assert items == [("package", "materials", 2), ("entity", "item", 2),
-                     ("entity", "requisition", 2), ("dictionary", "material_category", 2),
-                     ("dictionary", "requisition_urgency", 2), ("seed", "seed/item.yaml", 2),
-                     ("demo", "demo/requisition.yaml", 2), ("role", "auditor", 2),
-                     ("role", "manager", 2), ("role", "requester", 2),
-                     ("role", "storekeeper", 2), ("role", "viewer", 2),
-                     ("org", "org/demo_grants.yaml", 2)]
+        "1.3.0", "物资管理", "Materials management", "admin", 3, NOW, bundled_specs[2].checksum)
+    assert sorted(items) == sorted((kind, code, 3) for kind, code in expected)
 
 
 def _upgraded_clinic(tmp_path):
@@ -177,7 +175,7 @@ def test_local_layer_rows_are_left_alone_and_not_part_of_the_package(db, bundled
                                    metadata_item.c.code == "item")
                             .order_by(metadata_item.c.layer)).all()
         assert MetadataStore().installed(conn) == bundled_specs
-    assert [(r.layer, r.metadata_version) for r in rows] == [("local", 0), ("package", 4)]
+    assert [(r.layer, r.metadata_version) for r in rows] == [("local", 0), ("package", 6)]
     assert rows[0].document == local["document"]
 
 

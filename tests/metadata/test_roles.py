@@ -46,12 +46,14 @@ def _mapping(**items: str) -> MappingProxyType:
 def test_the_bundled_materials_roles_are_exactly_these(bundled):
     materials = bundled["materials"]
     item, requisition = "materials.item", "materials.requisition"
+    supplier, consumption = "materials.supplier", "materials.consumption"
     assert materials.roles == (
         RoleSpec("materials", "auditor", Text("审计", "Auditor"), grants=(
             GrantSpec(item, ("read", "export")),
-            GrantSpec(requisition, ("read", "export"))),
-            description=Text("查看并导出全部物资与领用数据，不能修改。",
-                             "Reads and exports every item and requisition; changes nothing.")),
+            GrantSpec(requisition, ("read", "export")),
+            GrantSpec(supplier, ("read", "export")),
+            GrantSpec(consumption, ("read", "export"))),
+            description=materials.role("auditor").description),
         RoleSpec("materials", "manager", Text("物资管理员", "Materials manager"), grants=(
             GrantSpec(item, ("delete", "import")),
             GrantSpec(requisition, ("delete",), scope="own_records")),
@@ -64,7 +66,9 @@ def test_the_bundled_materials_roles_are_exactly_these(bundled):
             description=materials.role("requester").description),
         RoleSpec("materials", "storekeeper", Text("库管员", "Storekeeper"), grants=(
             GrantSpec(item, ("read", "create", "update")),
-            GrantSpec(requisition, ("read", "approve", "export"))),
+            GrantSpec(requisition, ("read", "approve", "export")),
+            GrantSpec(supplier, ("read", "create", "update")),
+            GrantSpec(consumption, ("read", "create", "export"))),
             inherits=("materials.requester",),
             description=materials.role("storekeeper").description),
         RoleSpec("materials", "viewer", Text("查询员", "Viewer"), grants=(
@@ -250,9 +254,14 @@ def test_an_upgrade_that_drops_an_inherited_role_is_refused(tmp_path, bundled, l
     materials = variant(tmp_path, MODULES / "materials", {"roles/requester.yaml": None})
     installed = {**bundled, "lab": lab}
     issues = issues_of([materials], installed)
-    # the storekeeper and the demo grants still name it, and the installed lab's technician
+    # the storekeeper, the workflows' transitions and the demo grants still name
+    # it, and the installed lab's technician
     assert [[i.code, i.file, i.path] for i in issues] == [
         ["unknown_role", "roles/storekeeper.yaml", "$.inherits[0]"],
+        ["unknown_role", "workflows/requisition_large.yaml", "$.transitions[0].roles[0]"],
+        ["unknown_role", "workflows/requisition_large.yaml", "$.transitions[3].roles[0]"],
+        ["unknown_role", "workflows/requisition_standard.yaml", "$.transitions[0].roles[0]"],
+        ["unknown_role", "workflows/requisition_standard.yaml", "$.transitions[3].roles[0]"],
         ["unknown_role", "org/demo_grants.yaml", "$.role_grants[0].role"],
         ["unknown_role", "org/demo_grants.yaml", "$.role_grants[1].role"],
         ["unknown_role", "org/demo_grants.yaml", "$.role_grants[2].role"],

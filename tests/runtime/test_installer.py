@@ -32,17 +32,17 @@ def _versions(db) -> int:
 def test_bundled_packages_install_with_tables_dictionaries_and_seeds(db):
     report = install_packages(db, bundled_package_paths(), CTX)
     assert report.applied
-    assert report.actions == {"base": "install", "materials": "install"}
+    assert report.actions == {"base": "install", "finance": "install", "materials": "install"}
     tables = set(inspect(db.engine).get_table_names())
-    assert {"materials_item", "materials_requisition",
-            "materials_requisition__lines"} <= tables
+    assert {"materials_item", "materials_requisition", "materials_requisition__lines",
+            "materials_supplier", "materials_consumption"} <= tables
     assert _count(db, "SELECT count(*) FROM materials_item") == 9
     assert _count(db, "SELECT count(*) FROM materials_requisition") == 0  # demo not asked
     with db.connect() as conn:
         codes = [i.code for i in list_items(conn, "base.uom")]
         installed = {p.code: p.version for p in MetadataStore().installed(conn)}
     assert "box" in codes
-    assert installed == {"base": "1.1.0", "materials": "1.2.0"}
+    assert installed == {"base": "1.1.0", "finance": "1.0.0", "materials": "1.3.0"}
 
 
 def test_demo_rows_load_only_when_asked_and_get_numbers(db):
@@ -63,7 +63,8 @@ def test_reinstall_is_idempotent(db):
         before = conn.execute(text(
             "SELECT code, version FROM materials_item ORDER BY code")).all()
     report = install_packages(db, bundled_package_paths(), CTX, with_demo=True)
-    assert report.actions == {"base": "reinstall", "materials": "reinstall"}
+    assert report.actions == {"base": "reinstall", "finance": "reinstall",
+                              "materials": "reinstall"}
     assert report.plan.ops == ()
     with db.connect() as conn:
         after = conn.execute(text(

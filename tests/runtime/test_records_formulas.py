@@ -383,7 +383,7 @@ def _materials_1_0(tmp_path) -> Path:
     old = shutil.copytree(MODULES / "materials", tmp_path / "materials")
     manifest = old / "package.yaml"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace(
-        "version: 1.2.0", "version: 1.0.0"), encoding="utf-8")
+        "version: 1.3.0", "version: 1.0.0"), encoding="utf-8")
     entity = old / "entities" / "requisition.yaml"
     source = entity.read_text(encoding="utf-8")
     start = source.index("rules:\n  - code: not_in_future")
@@ -404,13 +404,13 @@ def _materials_1_0(tmp_path) -> Path:
 
 def test_an_install_of_materials_1_0_upgrades_cleanly_to_1_1(db, tmp_path):
     old = _materials_1_0(tmp_path)
-    install_packages(db, [MODULES / "base", old], CTX, with_demo=True)
+    install_packages(db, [MODULES / "base", MODULES / "finance", old], CTX, with_demo=True)
     with db.connect() as conn:
         before = conn.execute(text(
             "SELECT id, amount FROM materials_requisition__lines ORDER BY id")).all()
     assert before[0][1] == Decimal("650.00")
     report = install_packages(db, bundled_package_paths(), CTX)
-    assert report.actions == {"base": "reinstall", "materials": "upgrade"}
+    assert report.actions == {"base": "reinstall", "finance": "reinstall", "materials": "upgrade"}
     assert report.plan.kinds() == []                      # the amount column stays as it is
     with db.connect() as conn:
         after = conn.execute(text(
@@ -431,7 +431,7 @@ def test_a_package_with_a_formula_error_is_not_installed(db, tmp_path):
     entity.write_text(entity.read_text(encoding="utf-8").replace(
         "formula: quantity * unit_price", "formula: quantity * unit_prise"), encoding="utf-8")
     with pytest.raises(InvalidPackage) as caught:
-        install_packages(db, [MODULES / "base", broken], CTX)
+        install_packages(db, [MODULES / "base", MODULES / "finance", broken], CTX)
     assert [(i.code, i.file, i.path) for i in caught.value.issues] == [
         ("formula_unknown_name", "entities/requisition.yaml",
          "$.children[0].fields[3].formula")]

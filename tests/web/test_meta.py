@@ -8,11 +8,12 @@ from web_helpers import REQUISITION, error_of
 def test_entity_list_names_every_installed_entity(client):
     body = client.get("/api/v1/meta/entities").get_json()
     by_code = {e["code"]: e for e in body["items"]}
-    assert set(by_code) == {"materials.item", REQUISITION}
+    assert set(by_code) == {"materials.item", REQUISITION, "materials.supplier",
+                            "materials.consumption"}
     requisition = by_code[REQUISITION]
     assert requisition["package"] == "materials"
     assert requisition["name"] == {"zh-CN": "领用申请单", "en": "Material requisition"}
-    assert requisition["fields"] == 8 and requisition["children"] == ["lines"]
+    assert requisition["fields"] == 9 and requisition["children"] == ["lines"]
 
 
 def test_entity_description_is_complete(client):
@@ -42,9 +43,9 @@ def test_entity_description_is_complete(client):
 
 def test_packages_and_versions(client):
     items = client.get("/api/v1/meta/packages").get_json()["items"]
-    assert [(p["code"], p["version"]) for p in items] == [("base", "1.1.0"),
-                                                         ("materials", "1.2.0")]
-    assert items[1]["name"]["en"] == "Materials management"
+    assert [(p["code"], p["version"]) for p in items] == [
+        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.3.0")]
+    assert items[2]["name"]["en"] == "Materials management"
     assert items[0]["installed_by"] == "tester"
 
 

@@ -252,8 +252,10 @@ def _number(args, name: str, low: int, high: int, default: int) -> int:
     raw = _single(args, name)
     if raw is None:
         return default
-    if re.fullmatch(r"[0-9]{1,9}", raw.strip()) and low <= int(raw) <= high:
-        return int(raw)
+    # str.strip() removes more than int() accepts (e.g. \x1f): parse the stripped text
+    digits = raw.strip()
+    if re.fullmatch(r"[0-9]{1,9}", digits) and low <= int(digits) <= high:
+        return int(digits)
     raise _invalid(name, raw, Text(f"参数 {name} 应为 {low} 到 {high} 之间的整数",
                                    f"parameter {name} must be a whole number from {low} to {high}"))
 
