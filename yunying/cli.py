@@ -9,7 +9,6 @@ transaction.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from datetime import timedelta
@@ -22,6 +21,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from yunying.app import create_app, services
 from yunying.cli_access import add_user_commands
+from yunying.cli_support import cli_context as _ctx, fail as _fail
 from yunying.cli_org import org_group
 from yunying.cli_workflow import workflow_group
 from yunying.cli_setup import (
@@ -30,7 +30,6 @@ from yunying.cli_setup import (
 )
 from yunying.metadata.loader import load_packages
 from yunying.platform import identity, migrate
-from yunying.platform.context import Context
 from yunying.platform.errors import YunyingError
 from yunying.platform.i18n import Text
 from yunying.runtime.formula.package_check import FORMULA_CHECKS
@@ -52,22 +51,6 @@ def cli() -> None:
 
 def main() -> None:
     cli.main(prog_name="yunying")
-
-
-def _fail(exc: YunyingError) -> None:
-    click.secho(f"error [{exc.code}]: {exc.message.en}", fg="red", err=True)
-    click.secho(f"错误：{exc.message.zh}", fg="red", err=True)
-    for issue in exc.details.get("issues", []) if isinstance(exc.details, dict) else []:
-        where = issue["file"] + (f":{issue['line']}" if issue.get("line") else "")
-        click.echo(f"  {where} {issue['path']} [{issue['code']}] "
-                   f"{issue['message']['en']} / {issue['message']['zh-CN']}", err=True)
-    for refusal in exc.details.get("refusals", []) if isinstance(exc.details, dict) else []:
-        click.echo(f"  {json.dumps(refusal, ensure_ascii=False, default=str)}", err=True)
-    sys.exit(1)
-
-
-def _ctx() -> Context:
-    return Context(actor=os.environ.get("USER") or "cli", language="en")
 
 
 def _say(message: str) -> None:

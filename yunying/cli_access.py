@@ -8,8 +8,6 @@ commit together. ``cli.py`` adds these commands to its ``user`` group with
 
 from __future__ import annotations
 
-import os
-import sys
 
 import click
 from flask import current_app
@@ -17,26 +15,11 @@ from flask.cli import with_appcontext
 
 from yunying.app import services
 from yunying.platform import identity
+from yunying.cli_support import cli_context as _ctx, fail as _fail
 from yunying.platform.access import ANY_DOMAIN
-from yunying.platform.context import Context
 from yunying.platform.errors import YunyingError
 
 __all__ = ["add_user_commands"]
-
-
-def _ctx() -> Context:
-    return Context(actor=os.environ.get("USER") or "cli", language="en")
-
-
-def _fail(exc: YunyingError) -> None:
-    click.secho(f"error [{exc.code}]: {exc.message.en}", fg="red", err=True)
-    click.secho(f"错误：{exc.message.zh}", fg="red", err=True)
-    fields = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
-    for name, problems in fields.items():
-        for problem in problems:
-            click.echo(f"  {name} [{problem['code']}] {problem['message']['en']} / "
-                       f"{problem['message']['zh-CN']}", err=True)
-    sys.exit(1)
 
 
 @click.command("grant")

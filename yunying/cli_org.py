@@ -13,12 +13,10 @@ arguments are click's usage errors (status 2). ``cli.py`` registers
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -26,64 +24,19 @@ from flask.cli import with_appcontext
 from sqlalchemy import Connection
 
 from yunying.app import services
+from yunying.cli_support import DATE, cli_context as _ctx, fail as _fail
+from yunying.cli_support import run_in_transaction as _run
 from yunying.metadata.org_data import LOCATION_KINDS, TREE_KINDS, UNIT_TYPES, org_from_document
 from yunying.metadata.schema_check import SchemaChecker
 from yunying.metadata.yaml_source import parse_yaml
 from yunying.platform import org, org_admin
 from yunying.platform.access import AccessControl
-from yunying.platform.context import Context
-from yunying.platform.errors import InvalidPackage, YunyingError
+from yunying.platform.errors import InvalidPackage
 from yunying.platform.org import OrgUnit
 from yunying.platform.org_changes import merge, reparent, split
 from yunying.runtime.org_seed import apply_org_data
 
 __all__ = ["org_group"]
-
-
-class _Date(click.ParamType):
-    """An ISO date (YYYY-MM-DD)."""
-
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            if isinstance(value, str) and len(value) == 10:
-                return date.fromisoformat(value)
-        except ValueError:
-            pass
-        self.fail(f"{value!r} is not a date YYYY-MM-DD / 不是日期", param, ctx)
-
-
-DATE = _Date()
-
-
-def _ctx() -> Context:
-    return Context(actor=os.environ.get("USER") or "cli", language="en")
-
-
-def _fail(exc: YunyingError) -> None:
-    click.secho(f"error [{exc.code}]: {exc.message.en}", fg="red", err=True)
-    click.secho(f"错误：{exc.message.zh}", fg="red", err=True)
-    details = exc.details if isinstance(exc.details, dict) else {}
-    for name, problems in details.get("fields", {}).items():
-        for problem in problems:
-            click.echo(f"  {name} [{problem['code']}] {problem['message']['en']} / "
-                       f"{problem['message']['zh-CN']}", err=True)
-    for issue in getattr(exc, "issues", ()):
-        click.echo(f"  {issue.location} {issue.path} [{issue.code}] {issue.message.en} / "
-                   f"{issue.message.zh}", err=True)
-    sys.exit(1)
-
-
-def _run(work: Callable[[Connection], Any], *, write: bool = True) -> Any:
-    """``work`` in one transaction; a refusal prints and exits 1."""
-    try:
-        with services(current_app).db.begin(write=write) as conn:
-            return work(conn)
-    except YunyingError as exc:
-        _fail(exc)
 
 
 def _today() -> date:

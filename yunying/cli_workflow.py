@@ -12,10 +12,8 @@ errors (status 2). ``cli.py`` registers :data:`workflow_group`.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import click
 from flask import current_app
@@ -23,38 +21,14 @@ from flask.cli import with_appcontext
 from sqlalchemy import Connection
 
 from yunying.app import services
-from yunying.cli_org import DATE
+from yunying.cli_support import DATE, cli_context as _ctx
+from yunying.cli_support import run_in_transaction as _run
 from yunying.platform.context import SYSTEM, Context
-from yunying.platform.errors import YunyingError
 from yunying.runtime.workflow.delegation import (
     add_delegation, list_delegations, revoke_delegation,
 )
 
 __all__ = ["workflow_group"]
-
-
-def _ctx() -> Context:
-    return Context(actor=os.environ.get("USER") or "cli", language="en")
-
-
-def _fail(exc: YunyingError) -> None:
-    click.secho(f"error [{exc.code}]: {exc.message.en}", fg="red", err=True)
-    click.secho(f"错误：{exc.message.zh}", fg="red", err=True)
-    details = exc.details if isinstance(exc.details, dict) else {}
-    for name, problems in details.get("fields", {}).items():
-        for problem in problems:
-            click.echo(f"  {name} [{problem['code']}] {problem['message']['en']} / "
-                       f"{problem['message']['zh-CN']}", err=True)
-    sys.exit(1)
-
-
-def _run(work: Callable[[Connection], Any], *, write: bool = True) -> Any:
-    """``work`` in one transaction; a refusal prints and exits 1."""
-    try:
-        with services(current_app).db.begin(write=write) as conn:
-            return work(conn)
-    except YunyingError as exc:
-        _fail(exc)
 
 
 def _engine(conn: Connection) -> Any:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from yunying.metadata.org_data import LOCATION_KINDS, TREE_KINDS, UNIT_TYPES
 from yunying.platform.errors import ValidationFailed
 from yunying.platform.i18n import Text
 from yunying.platform.org_admin import CODE_PATTERN, MAX_NAME
+from yunying.runtime.api.body_errors import described, problems
 
 __all__ = ["USER_PATTERN", "load_body", "ORG_SCHEMAS"]
 
@@ -299,40 +300,10 @@ ORG_SCHEMAS: Mapping[str, type[Schema]] = {
 
 # -- turning marshmallow's findings into one located error ---------------------------
 
-def _flatten(messages: Any, path: str, out: dict[str, list[str]]) -> None:
-    if isinstance(messages, list):
-        out.setdefault(path or "$", []).extend(str(m) for m in messages)
-        return
-    for key, value in messages.items():
-        if key in ("_schema", "value"):
-            _flatten(value, path, out)
-        elif isinstance(key, int):
-            _flatten(value, f"{path}[{key}]", out)
-        else:
-            _flatten(value, f"{path}.{key}" if path else str(key), out)
-
-
-def _message(code: str) -> Text:
-    kind, *params = code.split("|")
-    template = _MESSAGES.get(kind, Text(kind, kind))
-    return Text(template.zh.format(*params), template.en.format(*params))
-
-
 def load_body(schema: type[Schema], body: Mapping[str, Any]) -> dict[str, Any]:
     """``body`` loaded by ``schema``; ValidationFailed naming every bad path."""
-    try:
-        return schema().load(body)
-    except ValidationError as exc:
-        found: dict[str, list[str]] = {}
-        _flatten(exc.messages, "", found)
-    raise _invalid(found)
-
-
-def _invalid(found: Mapping[str, list[str]]) -> ValidationFailed:
-    details = {path: [{"code": code.split("|")[0], "message": _message(code).as_dict(),
-                       "params": {}} for code in codes] for path, codes in found.items()}
-    shown = [(path, _message(codes[0])) for path, codes in sorted(found.items())[:5]]
-    return ValidationFailed(
-        Text("请求内容有误：" + "；".join(f"{path} {m.zh}" for path, m in shown),
-             "invalid request: " + "; ".join(f"{path} {m.en}" for path, m in shown)),
-        details={"fields": details})
+    loaded, found = problems(schema, body)
+    if loaded is not None:
+        return loaded
+    summary, details = described(found, _MESSAGES)
+    raise ValidationFailed(summary, details={"fields": details})

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from yunying.platform.errors import YunyingError
 from yunying.platform.i18n import Text
+from yunying.runtime.api.body_errors import described, problems
 from yunying.runtime.api.org_schemas import USER_PATTERN
 
 __all__ = ["MAX_USERS", "MAX_COMMENT", "MAX_IDS", "CODE_PATTERN", "load_body",
@@ -185,44 +186,15 @@ WORKFLOW_INPUTS: Mapping[str, type[Schema]] = {
 
 # -- turning marshmallow's findings into one located error ---------------------------
 
-def _flatten(messages: Any, path: str, out: dict[str, list[str]]) -> None:
-    if isinstance(messages, list):
-        out.setdefault(path or "$", []).extend(str(m) for m in messages)
-        return
-    for key, value in messages.items():
-        if key in ("_schema", "value", "key"):
-            _flatten(value, path, out)
-        elif isinstance(key, int):
-            _flatten(value, f"{path}[{key}]", out)
-        else:
-            _flatten(value, f"{path}.{key}" if path else str(key), out)
-
-
-def _message(code: str) -> Text:
-    kind, *params = code.split("|")
-    template = _MESSAGES.get(kind, Text("取值无效", "is not a valid value"))
-    return Text(template.zh.format(*params), template.en.format(*params))
-
-
 def load_body(schema: type[Schema], body: Mapping[str, Any]) -> dict[str, Any]:
     """``body`` loaded by ``schema``; a 400 ``invalid_body`` naming every bad path."""
-    try:
-        return schema().load(body)
-    except ValidationError as exc:
-        found: dict[str, list[str]] = {}
-        _flatten(exc.messages, "", found)
-    raise _invalid(found)
-
-
-def _invalid(found: Mapping[str, list[str]]) -> YunyingError:
-    details = {_shown(path): [{"code": code.split("|")[0],
-                               "message": _message(code).as_dict(), "params": {}}
-                              for code in codes] for path, codes in found.items()}
-    shown = [(_shown(path), _message(codes[0])) for path, codes in sorted(found.items())[:5]]
-    return YunyingError(
-        Text("请求内容有误：" + "；".join(f"{path} {m.zh}" for path, m in shown),
-             "invalid request: " + "; ".join(f"{path} {m.en}" for path, m in shown)),
-        code="invalid_body", details={"fields": details})
+    loaded, found = problems(schema, body, transparent=("_schema", "value", "key"))
+    if loaded is not None:
+        return loaded
+    summary, details = described(
+        found, _MESSAGES, fallback=lambda kind: Text("取值无效", "is not a valid value"),
+        shown=_shown)
+    raise YunyingError(summary, code="invalid_body", details={"fields": details})
 
 
 def _shown(path: str) -> str:
