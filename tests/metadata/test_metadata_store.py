@@ -55,7 +55,7 @@ def test_recorded_packages_are_rebuilt_into_equal_specs(db, specs):
         assert installed == specs
         assert [s.code for s in installed] == ["base", "clinic", "finance", "materials", "ward"]
         assert store.installed_versions(conn) == {
-            "base": "1.1.0", "finance": "1.0.0", "materials": "1.3.0", "clinic": "1.2.3",
+            "base": "1.1.0", "finance": "1.0.0", "materials": "1.4.0", "clinic": "1.2.3",
             "ward": "0.1.0"}
         assert store.current_version(conn) == 5
 
@@ -80,7 +80,7 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
     assert [(r.package, r.package_version, r.action, r.created_by, r.created_at)
             for r in rows] == [("base", "1.1.0", "install", "admin", NOW),
                                ("finance", "1.0.0", "install", "admin", NOW),
-                               ("materials", "1.3.0", "install", "admin", NOW)]
+                               ("materials", "1.4.0", "install", "admin", NOW)]
     assert json.loads(rows[2].plan) == PLAN
     expected = [("package", "materials"),
                 ("entity", "consumption"), ("entity", "item"), ("entity", "requisition"),
@@ -100,7 +100,7 @@ def test_first_record_is_an_install_with_everything_added(db, bundled_specs):
         "changed": [], "removed": []}
     assert (pkg.version, pkg.name_zh, pkg.name_en, pkg.installed_by, pkg.metadata_version,
             pkg.installed_at, pkg.checksum) == (
-        "1.3.0", "物资管理", "Materials management", "admin", 3, NOW, bundled_specs[2].checksum)
+        "1.4.0", "物资管理", "Materials management", "admin", 3, NOW, bundled_specs[2].checksum)
     assert sorted(items) == sorted((kind, code, 3) for kind, code in expected)
 
 

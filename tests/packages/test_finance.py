@@ -44,7 +44,7 @@ def test_finance_is_bundled_and_materials_requires_it(bundled):
     assert bundled["finance"].version == "1.0.0"
     assert {r.package for r in bundled["finance"].requires} == {"base"}
     assert {r.package for r in bundled["materials"].requires} == {"base", "finance"}
-    assert bundled["materials"].version == "1.3.0"
+    assert bundled["materials"].version == "1.4.0"
 
 
 def test_the_chart_uses_the_standard_codes_and_names(bundled):

@@ -92,6 +92,8 @@ class Hospital:
     def new(self, amount: str, urgency: str = "normal") -> int:
         data = {"department": "CARD-W1", "requester": "li.na", "request_date": "2026-11-09",
                 "urgency": urgency, "reason": "病区备货", "total_amount": amount}
+        if urgency == "urgent":
+            data["urgent_reason"] = "术前备货"
         with self.db.begin(write=True) as conn:
             return self.records.create(conn, self.user("li.na"), REQ, data)["id"]
 

@@ -42,7 +42,7 @@ def test_bundled_packages_install_with_tables_dictionaries_and_seeds(db):
         codes = [i.code for i in list_items(conn, "base.uom")]
         installed = {p.code: p.version for p in MetadataStore().installed(conn)}
     assert "box" in codes
-    assert installed == {"base": "1.1.0", "finance": "1.0.0", "materials": "1.3.0"}
+    assert installed == {"base": "1.1.0", "finance": "1.0.0", "materials": "1.4.0"}
 
 
 def test_demo_rows_load_only_when_asked_and_get_numbers(db):

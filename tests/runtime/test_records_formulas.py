@@ -383,9 +383,10 @@ def _materials_1_0(tmp_path) -> Path:
     old = shutil.copytree(MODULES / "materials", tmp_path / "materials")
     manifest = old / "package.yaml"
     manifest.write_text(manifest.read_text(encoding="utf-8").replace(
-        "version: 1.3.0", "version: 1.0.0"), encoding="utf-8")
+        "version: 1.4.0", "version: 1.0.0"), encoding="utf-8")
     entity = old / "entities" / "requisition.yaml"
     source = entity.read_text(encoding="utf-8")
+    source = source[:source.index("list:\n")] + source[source.index("indexes:\n"):]
     start = source.index("rules:\n  - code: not_in_future")
     source = source[:start] + source[source.index("children:"):]
     source = source.replace("        default_formula: item.unit_price\n", "")

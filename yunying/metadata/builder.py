@@ -30,6 +30,9 @@ from yunying.metadata.convert import text as _text
 from yunying.metadata.convert import to_date
 from yunying.metadata.org_data import org_from_document
 from yunying.metadata.roles import role_from_document
+from yunying.metadata.views import (
+    form_from_document, list_view_from_document, menu_from_document,
+)
 from yunying.metadata.workflows import posting_from_document, workflow_from_document
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec,
@@ -96,6 +99,7 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
                         for doc in documents.get("workflow", {}).values()),
         postings=tuple(posting_from_document(code, doc)
                        for doc in documents.get("posting", {}).values()),
+        menus=tuple(menu_from_document(m) for m in manifest.get("menus", ())),
         documents=freeze_documents(documents),
     )
 
@@ -141,6 +145,9 @@ def entity_from_document(package: str, doc: Mapping[str, Any]) -> EntitySpec:
         default_sort=tuple(doc.get("default_sort", ("-id",))),
         description=_optional_text(doc.get("description")),
         rules=tuple(rule_from_document(r) for r in doc.get("rules", ())),
+        list_view=list_view_from_document(doc["list"]) if "list" in doc else None,
+        form=form_from_document(doc["form"]) if "form" in doc else None,
+        menu=doc.get("menu"),
     )
 
 

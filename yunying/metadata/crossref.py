@@ -35,6 +35,7 @@ from yunying.metadata.spec import (
     PackageSpec, RuleSpec, split_qualified,
 )
 from yunying.metadata.versions import parse_range, satisfies
+from yunying.metadata.view_check import check_views
 from yunying.metadata.workflow_check import check_workflows
 from yunying.metadata.yaml_source import Source
 from yunying.platform.errors import YunyingError
@@ -217,6 +218,7 @@ class Checker:
         self.dimensions(spec, source)
         if spec.numbering is not None:
             self.numbering(spec, source)
+        check_views(self, spec, source)
 
     def fields(self, fields: tuple[FieldSpec, ...], source: Source, prefix: str,
                reserved: frozenset[str]) -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from yunying.metadata.views import FormSpec, ListViewSpec, MenuSpec
 from yunying.metadata.workflow_spec import PostingRuleSpec, WorkflowSpec
 from yunying.platform.i18n import Text
 
@@ -186,6 +187,12 @@ class EntitySpec:
     default_sort: tuple[str, ...] = ("-id",)
     description: Text | None = None
     rules: tuple[RuleSpec, ...] = ()
+    #: the list page and form of the generated UI (None: derived from the
+    #: fields, see :func:`yunying.metadata.views.list_view_of` / ``form_of``)
+    list_view: ListViewSpec | None = None
+    form: FormSpec | None = None
+    #: the code of the package menu group the entity is listed under
+    menu: str | None = None
 
     @property
     def qualified_code(self) -> str:
@@ -389,6 +396,8 @@ class PackageSpec:
     org: tuple[OrgDataSpec, ...] = ()
     workflows: tuple[WorkflowSpec, ...] = ()
     postings: tuple[PostingRuleSpec, ...] = ()
+    #: navigation groups of the package (domain → menu → entity)
+    menus: tuple[MenuSpec, ...] = ()
     #: the validated documents per kind, keyed by item code — what the
     #: metadata store persists and rebuilds specs from.
     documents: Mapping[str, Mapping[str, Any]] = field(

@@ -17,15 +17,15 @@ import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, session
 
 from yunying.platform.context import Context
-from yunying.platform.i18n import pick_language
+from yunying.platform.i18n import DEFAULT_LANGUAGE, pick_language
 
 if TYPE_CHECKING:  # the container imports the record service; keep this edge light
     from yunying.runtime.container import Services
 
-__all__ = ["ANONYMOUS", "REQUEST_ID_HEADER", "request_context", "sign_in", "services",
+__all__ = ["ANONYMOUS", "REQUEST_ID_HEADER", "LANGUAGE_KEY", "request_context", "sign_in", "services",
            "init_context"]
 
 #: the actor of a request nobody signed in to (only public endpoints serve it).
@@ -39,10 +39,18 @@ def services() -> "Services":
     return current_app.extensions["yunying"]
 
 
+#: the key of the language a user chose in the staff UI, in Flask's session.
+LANGUAGE_KEY = "lang"
+
+
 def _language() -> str:
-    chosen = request.args.get("lang")
+    """``?lang=``, else the language chosen in the staff UI; then the API
+    follows Accept-Language and the staff UI speaks zh-CN."""
+    chosen = request.args.get("lang") or session.get(LANGUAGE_KEY)
     if chosen:
         return pick_language(chosen)
+    if not request.path.startswith("/api/"):
+        return DEFAULT_LANGUAGE
     return pick_language(request.headers.get("Accept-Language"))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from yunying.platform.errors import (
@@ -25,7 +25,11 @@ from yunying.platform.errors import (
 from yunying.platform.i18n import Text
 from yunying.runtime.api.context import request_context
 
-__all__ = ["STATUS", "status_of", "error_response", "handle_error", "init_errors"]
+__all__ = ["HTML_ERRORS", "STATUS", "status_of", "error_response", "handle_error", "init_errors"]
+
+#: the ``app.extensions`` key of a callable turning a JSON error response into
+#: an HTML page (installed by the staff UI).
+HTML_ERRORS = "yunying.html_errors"
 
 #: status code per error class; classes not listed use their nearest listed base.
 STATUS: Mapping[type, int] = MappingProxyType({
@@ -112,7 +116,17 @@ _HANDLERS = MappingProxyType({
 
 
 def handle_error(error: Exception) -> Response:
-    """The one handler: Yunying errors, HTTP errors, then everything else."""
+    """The one handler: Yunying errors, HTTP errors, then everything else.
+    Outside ``/api/`` an app with the staff UI renders the same error as an
+    HTML page (:data:`HTML_ERRORS` names the renderer in ``app.extensions``)."""
+    response = _json_error(error)
+    render = current_app.extensions.get(HTML_ERRORS)
+    if render is not None and not request.path.startswith(("/api/", "/static/")):
+        return render(response)
+    return response
+
+
+def _json_error(error: Exception) -> Response:
     for kind in type(error).__mro__:
         handler = _HANDLERS.get(kind)
         if handler is not None:

@@ -37,17 +37,23 @@ from yunying.runtime.formula.errors import FormulaError, FormulaIssue
 from yunying.runtime.formula.types import FIELD_TYPE_MAP, FType
 from yunying.runtime.workflow.package_check import check_workflow_formulas
 
-__all__ = ["check_formulas", "check_role_filters", "FORMULA_CHECKS", "Formula", "formulas_of",
+__all__ = ["DERIVED_ROLES", "check_formulas", "check_role_filters", "FORMULA_CHECKS", "Formula",
+           "formulas_of",
            "derived_order", "describe_issue"]
 
 _SHOWN = 40  # characters of the offending text quoted in a message
+
+
+#: the formula roles that give a field its value (the others only check).
+DERIVED_ROLES = ("computed", "default")
 
 
 @dataclass(frozen=True)
 class Formula:
     """One formula of an entity or child table and where it is written.
 
-    ``role`` is ``computed``, ``default`` or ``rule``; ``code`` the field or
+    ``role`` is ``computed``, ``default``, ``rule`` or a form condition
+    (``visible_when``, ``required_when``, ``readonly_when``); ``code`` the field or
     rule code; ``path`` the JSON path of the formula key in the entity file.
     """
 
@@ -77,6 +83,11 @@ def formulas_of(owner: Owner, prefix: str = "$") -> list[Formula]:
         found.append(Formula("rule", rule.code, rule.formula, FType.BOOLEAN,
                              f"{prefix}.rules[{k}].formula",
                              Text(f"规则 {rule.code} 的公式", f"the formula of rule {rule.code}")))
+    form = getattr(owner, "form", None)  # only entities (not child tables) have forms
+    for field, kind, formula, path in (form.conditions() if form is not None else ()):
+        found.append(Formula(kind, field, formula, FType.BOOLEAN, path,
+                             Text(f"字段 {field} 的表单条件 {kind}",
+                                  f"the form condition {kind} of field {field}")))
     return found
 
 
@@ -148,7 +159,7 @@ def _check_owner(entity: EntitySpec, owner: Owner, prefix: str,
         except FormulaError as exc:
             findings += [_finding(entity, formula, issue) for issue in exc.issues]
             continue
-        if formula.role != "rule":
+        if formula.role in DERIVED_ROLES:
             derived[formula.code] = checked
     _, cycles = derived_order(owner.fields, derived)
     paths = {f.code: f"{prefix}.fields[{i}]" for i, f in enumerate(owner.fields)}

@@ -32,15 +32,17 @@ def has_formulas(plan: EntityPlan) -> bool:
 
 
 def derive(conn: Connection, plan: EntityPlan, payload: Payload, errors: ErrorBag,
-           clock: Clock, *, record_id: int | None) -> None:
-    """Fill derived values into ``payload`` and check the rules.
+           clock: Clock, *, record_id: int | None) -> dict[str, dict[str, bool]]:
+    """Fill derived values into ``payload``, check the rules and the form
+    conditions; returns the main row's condition states (field → visible /
+    required / readonly; empty without conditions).
 
     ``record_id`` is None on create, the record's id on update. Raises
     NotFound when the record to update does not exist, ConfigurationError
     when the installed formulas of the entity do not check.
     """
     if RECORD_PATH in errors.fields or not has_formulas(plan):
-        return
+        return {}
     for part in (plan.main, *plan.children.values()):
         if part.formulas.broken is not None:
             raise ConfigurationError(part.formulas.broken, code="formula_configuration",
@@ -52,6 +54,7 @@ def derive(conn: Connection, plan: EntityPlan, payload: Payload, errors: ErrorBa
         extra = checks.get(part.code) or checks.setdefault(part.code,
                                                            _choices_check(part, clock))
         run_row(part.formulas, job, values, clock, errors, extra)
+    return next((job.states for part, job in jobs if part is plan.main), {})
 
 
 def _jobs(conn: Connection, plan: EntityPlan, payload: Payload,
@@ -88,7 +91,7 @@ def _job(part: Part, stored: Mapping[str, Any], given: dict[str, Any], creating:
     values.update({k: v for k, v in stored.items() if k in values})
     values.update(given)
     return RowJob(values=values, given=given, creating=creating, location=location,
-                  labels=part.labels, record_key=record_key)
+                  labels=part.labels, record_key=record_key, stored=stored)
 
 
 def _choices_check(part: Part, clock: Clock) -> Extra:

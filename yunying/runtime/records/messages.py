@@ -83,6 +83,9 @@ CODES: Mapping[str, Text] = MappingProxyType({
                        "{label}: there is no attachment with id {value}"),
     "unknown_field": Text("{entity_zh} 没有字段 {label}", "{entity_en} has no field {label}"),
     "read_only": Text("{label} 是系统字段，不能写入", "{label} is a system column and cannot be written"),
+    "read_only_now": Text("{label} 在当前条件下只读，不能修改",
+                          "{label} is read-only under the form's current conditions and "
+                          "cannot be changed"),
     "computed": Text("{label} 由公式计算，不能写入",
                      "{label} is computed by a formula and cannot be written"),
     "formula": Text("{label} 的公式无法计算：{reason_zh}",

@@ -53,6 +53,7 @@ from yunying.platform.i18n import Text
 from yunying.platform.numbering import format_number, next_value, period_key
 from yunying.runtime.access.fields import strip_record
 from yunying.runtime.access.scope import ScopeCompiler
+from yunying.runtime.access.policy import held_grants, unrestricted
 from yunying.runtime.records import audit_changes, checks, rows
 from yunying.runtime.records.derive import derive
 from yunying.runtime.records.formulas import Clock
@@ -312,6 +313,32 @@ class RecordService:
             raise self._explain(conn, plan, payload, rid, exc, view) from exc
         return shown
 
+    def preview(self, conn: Connection, ctx: Context, entity: str, data: Mapping[str, Any],
+                *, record_id: int | None = None) -> dict[str, Any]:
+        """What creating (``record_id`` None) or updating with ``data`` would
+        store, without writing anything: ``{"values", "lines", "conditions",
+        "errors"}`` — the cleaned and derived values of the main row and of
+        each given child list, the form conditions' state per field, and the
+        problems found so far (database checks such as uniqueness are left to
+        the write). The staff UI's live form shows exactly this.
+
+        Raises PermissionDenied / NotFound like the write it previews."""
+        plan = self._plan(entity)
+        rid = None
+        if record_id is None:
+            self._guard.view(conn, ctx, plan, "create")
+        else:
+            _, rid = self._updatable(conn, ctx, plan, record_id)
+        now = _now(ctx)
+        errors = ErrorBag()
+        payload = clean_record(plan, data, creating=rid is None, now=now, errors=errors)
+        states = derive(conn, plan, payload, errors, Clock(now.date(), now), record_id=rid)
+        problems = errors.failure(plan.label).details["fields"] if errors else {}
+        return {"values": dict(payload.values),
+                "lines": {code: [dict(line.values) for line in lines]
+                          for code, lines in payload.children.items()},
+                "conditions": states, "errors": problems}
+
     def _updatable(self, conn: Connection, ctx: Context, plan: EntityPlan,
                    record_id: Any) -> tuple[OpenView | View, int]:
         """The caller's update view of the loaded record, with the workflow's
@@ -363,6 +390,14 @@ class RecordService:
             raise explain_integrity_error(plan, exc) from exc
 
     # -- internals -----------------------------------------------------------
+
+    def may(self, ctx: Context, entity: str, action: str) -> bool:
+        """Whether ``ctx`` holds some grant for ``action`` on ``entity`` (its data
+        scope may still exclude a given record) — for showing menus and buttons."""
+        grants = ctx.grants
+        if unrestricted(grants):
+            return True
+        return bool(held_grants(grants, self.registry, self._plan(entity).entity, action))
 
     def spec(self, entity: str) -> EntitySpec:
         """The spec of ``entity`` (for ``ListQuery.from_args``); NotFound if unknown."""
