@@ -17,7 +17,7 @@ from yunying.platform.config import load_config
 from yunying.platform.database import Database
 from yunying.platform.errors import ConfigurationError
 from yunying.platform.i18n import Text
-from yunying.runtime import api
+from yunying.runtime import api, ui
 from yunying.runtime.container import Services
 
 __all__ = ["create_app", "services"]
@@ -30,13 +30,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     overrides = dict(config or {})
     instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
         "YUNYING_INSTANCE") or os.path.abspath("instance")
-    app = Flask("yunying", instance_path=os.path.abspath(instance))
+    # static files are served by the staff UI's own blueprint (runtime/ui/static)
+    app = Flask("yunying", instance_path=os.path.abspath(instance), static_folder=None)
     os.makedirs(app.instance_path, exist_ok=True)  # a fresh checkout has none yet
     app.config.update(load_config(app.instance_path, overrides))
     _trust_proxies(app)
     app.extensions["yunying"] = Services(Database(app.config["DATABASE_URL"]), app.config)
     api.init_app(app)
-    app.add_url_rule("/", "index", _index)
+    ui.init_ui(app)
     return app
 
 
@@ -53,12 +54,6 @@ def _trust_proxies(app: Flask) -> None:
     if count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore
                                 x_host=count, x_port=count, x_prefix=count)
-
-
-def _index() -> dict[str, Any]:
-    """Where a newcomer's browser lands until the staff UI exists."""
-    return {"name": "Yunying 运营", "api": "/api/v1",
-            "openapi": "/api/v1/openapi.json", "entities": "/api/v1/meta/entities"}
 
 
 def services(app: Flask) -> Services:

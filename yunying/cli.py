@@ -259,7 +259,8 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         return
     # the demo serves plain HTTP: a Secure cookie would never come back
     current_app.config["SESSION_COOKIE_SECURE"] = False
-    click.echo(f"[3/3] serving on http://{host}:{port}/api/v1/openapi.json")
+    click.echo(f"[3/3] serving the staff UI on http://{host}:{port}/ "
+               f"(API: http://{host}:{port}/api/v1/openapi.json)")
     _serve(host, port)
 
 

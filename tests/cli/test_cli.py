@@ -44,7 +44,7 @@ def test_init_creates_platform_tables(run, database_url):
 def test_validate_reports_ok_for_bundled_packages(run):
     result = run("package", "validate", *bundled_package_paths())
     assert result.exit_code == 0, result.output
-    assert "ok  materials 1.3.0" in result.output
+    assert "ok  materials 1.4.0" in result.output
 
 
 def test_validate_reports_every_issue_and_exits_1(run):
@@ -69,7 +69,7 @@ def test_install_then_list(run, database_url):
     assert result.exit_code == 0, result.output
     assert "seeded" in result.output
     listed = run("package", "list")
-    assert "materials" in listed.output and "1.3.0" in listed.output
+    assert "materials" in listed.output and "1.4.0" in listed.output
     assert "materials_requisition__lines" in _tables(database_url)
 
 
@@ -168,6 +168,7 @@ def test_demo_serves_http(database_url, tmp_path):
         assert listed["total"] == 2
         status, created = call("POST", "/api/v1/records/materials.requisition",
                                {"department": "0301", "urgency": "urgent",
+                                "urgent_reason": "急用",
                                 "lines": [{"item": 1, "quantity": "2"}]},
                                {"X-CSRFToken": state["csrf_token"]})
         assert status == 201

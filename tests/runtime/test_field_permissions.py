@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from yunying.platform.errors import InvalidQuery, PermissionDenied, ValidationFailed
+from yunying.platform.errors import InvalidQuery, NotFound, PermissionDenied, ValidationFailed
 from yunying.runtime.records import ListQuery
 
 from access_helpers import (  # noqa: F401  (fixtures)
@@ -186,3 +186,19 @@ def test_a_created_record_the_user_cannot_read_shows_only_its_id(db, service, wo
     assert set(made) == {"id", "version"}
     with db.connect() as conn:
         assert service.get(conn, setup_ctx(), REQ, made["id"])["created_by"] == "ann"
+
+
+def test_field_access_tells_what_a_form_may_show_and_change(db, service, world):
+    ctx = as_user("ann", "clerk", units=["med"])
+    system = {"number"}  # the numbering field: nobody writes it
+    with db.connect() as conn:
+        create = service.field_access(conn, ctx, REQ)
+        update = service.field_access(conn, ctx, REQ, world["req"]["med"])
+        with pytest.raises(NotFound):  # like the update: out of scope is missing
+            service.field_access(conn, as_user("ann", "clerk", units=["surg"]), REQ,
+                                 world["req"]["med"])
+        superuser = service.field_access(conn, setup_ctx(), REQ, world["req"]["med"])
+    for access in (create, update):
+        assert access.hidden == {"total_amount"}
+        assert access.read_only == {"reason", "lines.quantity"} | system
+    assert superuser.hidden == frozenset() and superuser.read_only == system

@@ -29,7 +29,7 @@ def requisitions(client, item_ids) -> dict[str, int]:
     ids = {}
     for urgency in ("urgent", "normal"):
         response = client.post(f"/api/v1/records/{REQUISITION}", json={
-            "department": "0301", "urgency": urgency, "reason": "x",
+            "department": "0301", "urgency": urgency, "reason": "x", "urgent_reason": "急",
             "lines": [{"item": item_ids["WS-0001"], "quantity": "2", "unit_price": "32.5"}]})
         assert response.status_code == 201, response.get_json()
         ids[urgency] = response.get_json()["id"]

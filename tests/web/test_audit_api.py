@@ -24,6 +24,7 @@ BASE = f"/api/v1/records/{REQUISITION}"
 
 def _requisition(item_ids, **extra):
     return {"department": "0301", "urgency": "urgent", "reason": "月度领用",
+            "urgent_reason": "导管室急用",
             "total_amount": "65.00",
             "lines": [{"item": item_ids["WS-0001"], "quantity": "2", "unit_price": "32.5000"}],
             **extra}

@@ -13,7 +13,7 @@ def test_entity_list_names_every_installed_entity(client):
     requisition = by_code[REQUISITION]
     assert requisition["package"] == "materials"
     assert requisition["name"] == {"zh-CN": "领用申请单", "en": "Material requisition"}
-    assert requisition["fields"] == 9 and requisition["children"] == ["lines"]
+    assert requisition["fields"] == 10 and requisition["children"] == ["lines"]
 
 
 def test_entity_description_is_complete(client):
@@ -38,13 +38,21 @@ def test_entity_description_is_complete(client):
                                  "reset": "month"}
     assert body["dimensions"] == {"org": "department", "date": "request_date"}
     assert body["search_fields"] == ["number", "reason"]
+    assert body["menu"] == "documents"
+    assert body["list"]["columns"][:2] == ["number", "department"]
+    assert body["list"]["page_size"] == 20
+    basics, lines_section = body["form"]["sections"]
+    assert lines_section["children"] == ["lines"]
+    urgent = next(f for f in basics["fields"] if f["field"] == "urgent_reason")
+    assert urgent["visible_when"] == urgent["required_when"] == "urgency = 'urgent'"
+    assert urgent["span"] == 2 and urgent["help"]["en"] == "Explain why the requisition is urgent"
     assert body["key_field"] == "number"
 
 
 def test_packages_and_versions(client):
     items = client.get("/api/v1/meta/packages").get_json()["items"]
     assert [(p["code"], p["version"]) for p in items] == [
-        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.3.0")]
+        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.4.0")]
     assert items[2]["name"]["en"] == "Materials management"
     assert items[0]["installed_by"] == "tester"
 

@@ -142,6 +142,7 @@ def world(app, item_ids):
         for department, urgency, creator in RECORDS:
             record = records.create(conn, Context(actor=creator), REQUISITION, {
                 "department": department, "urgency": urgency, "total_amount": "10.00",
+                "urgent_reason": "急用" if urgency == "urgent" else None,
                 "request_date": str(date.today() - timedelta(days=1)),
                 "lines": [{"item": item_ids["WS-0001"], "quantity": "1"}]})
             rows[record["id"]] = record

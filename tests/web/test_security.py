@@ -60,7 +60,10 @@ def test_unknown_api_paths_are_401_before_404(anon_client, client):
 def test_public_endpoints_answer_anonymously(anon_client):
     assert anon_client.get(SESSION_URL).status_code == 200
     assert anon_client.get("/api/v1/openapi.json").status_code == 200
-    assert anon_client.get("/").status_code == 200
+    assert anon_client.get("/login").status_code == 200
+    # the staff UI's pages send nobody to the login page instead of a 401
+    home = anon_client.get("/")
+    assert home.status_code == 302 and home.headers["Location"].startswith("/login")
 
 
 def test_an_invalid_token_is_401_everywhere_and_never_falls_back_to_the_cookie(app, auth):

@@ -16,15 +16,16 @@ import tempfile
 from typing import IO, Any
 
 from flask import Blueprint, Response, current_app, request, send_file, url_for
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from werkzeug.datastructures import FileStorage
 
+from yunying.platform.context import Context
 from yunying.platform.errors import NotFound, YunyingError
 from yunying.platform.i18n import Text
 from yunying.platform.tables import attachment
 from yunying.runtime.api.context import request_context, services
 
-__all__ = ["blueprint", "store_file"]
+__all__ = ["blueprint", "store_file", "save_upload"]
 
 blueprint = Blueprint("attachments", __name__, url_prefix="/api/v1/attachments")
 
@@ -81,24 +82,31 @@ def _upload() -> FileStorage:
     return files[0]
 
 
-@blueprint.post("")
-def upload() -> Response:
-    ctx = request_context()
-    file = _upload()
+def save_upload(conn: Connection, ctx: Context, file: FileStorage) -> dict[str, Any]:
+    """Store an uploaded ``file`` and add its ``yy_attachment`` row on ``conn``
+    (the caller's transaction); returns the row with its new ``id``. Used by
+    this API and the staff UI's forms."""
     sha, size, key = store_file(current_app.config["ATTACHMENT_DIR"], file.stream)
     row: dict[str, Any] = {
         "filename": _filename(file.filename), "content_type": _content_type(file.mimetype),
         "size": size, "sha256": sha, "storage_key": key,
         "created_at": ctx.now(), "created_by": ctx.actor,
     }
+    row["id"] = conn.execute(insert(attachment).values(**row)
+                             .returning(attachment.c.id)).scalar_one()
+    return row
+
+
+@blueprint.post("")
+def upload() -> Response:
+    file = _upload()
     with services().db.begin() as conn:
-        new_id = conn.execute(insert(attachment).values(**row)
-                              .returning(attachment.c.id)).scalar_one()
-    body = {"id": new_id, "filename": row["filename"], "size": size,
-            "content_type": row["content_type"], "sha256": sha}
+        row = save_upload(conn, request_context(), file)
+    body = {k: row[k] for k in ("id", "filename", "size", "content_type")}
+    body["sha256"] = row["sha256"]
     response = current_app.json.response(body)
     response.status_code = 201
-    response.headers["Location"] = url_for("attachments.download", attachment_id=new_id)
+    response.headers["Location"] = url_for("attachments.download", attachment_id=row["id"])
     return response
 
 

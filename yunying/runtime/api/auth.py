@@ -32,6 +32,7 @@ from typing import Any, Mapping
 from flask import Flask, Response, current_app, g, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from yunying.platform import identity
 from yunying.platform.context import Context
@@ -148,9 +149,21 @@ def _sign_in_with_session() -> bool:
         session.pop(SESSION_KEY, None)  # the cookie stops naming a dead session
         return False
     if live.touch_due:  # a short write of its own, at most once a minute
+        _touch(svc, ctx, sid)
+    return True
+
+
+def _touch(svc: Any, ctx: Context, sid: str) -> None:
+    """Stamp the session's last use — best effort: while another transaction
+    holds SQLite's one write lock for long (a large Excel import), the stamp
+    waits for the lock, then is skipped rather than failing the request; the
+    next request stamps it."""
+    try:
         with svc.db.begin(write=True) as conn:
             touch_session(conn, ctx, sid)
-    return True
+    except OperationalError:
+        current_app.logger.warning("session %s: last use not stamped (database busy)",
+                                   ctx.request_id)
 
 
 def _grants_for(conn: Connection, ctx: Context, user: str) -> Grants:

@@ -21,6 +21,7 @@ from flask import Flask, Response, current_app, g, request, session
 
 from yunying.platform.context import Context
 from yunying.platform.i18n import DEFAULT_LANGUAGE, pick_language
+from yunying.runtime.access.grants import Grants
 
 if TYPE_CHECKING:  # the container imports the record service; keep this edge light
     from yunying.runtime.container import Services
@@ -63,8 +64,10 @@ def request_context() -> Context:
     """The Context of the current request (built once per request)."""
     ctx = g.get("yunying_context")
     if ctx is None:
+        # nobody signed in holds empty grants — never the trusted internal
+        # principal (grants None), whatever page forgets to ask for a user
         ctx = Context(actor=ANONYMOUS, language=_language(), request_id=_request_id(),
-                      address=request.remote_addr or None)
+                      address=request.remote_addr or None, grants=Grants(user=ANONYMOUS))
         g.yunying_context = ctx
     return ctx
 

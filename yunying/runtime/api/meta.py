@@ -17,6 +17,7 @@ from sqlalchemy import select
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, DictionarySpec, EntitySpec, FieldSpec, RuleSpec,
 )
+from yunying.metadata.views import FormSpec, ListViewSpec, form_of, list_view_of
 from yunying.platform.errors import NotFound
 from yunying.platform.i18n import Text
 from yunying.platform.tables import package as package_table
@@ -158,7 +159,26 @@ def describe_entity(spec: EntitySpec, registry: Registry) -> dict[str, Any]:
         "dimensions": {"org": spec.org_dimension, "date": spec.date_dimension},
         "indexes": [{"fields": list(i.fields), "unique": i.unique} for i in spec.indexes],
         "rules": [describe_rule(r) for r in spec.rules],
+        "menu": spec.menu,
+        "list": _describe_list(list_view_of(spec)),
+        "form": _describe_form(form_of(spec)),
     }
+
+
+def _describe_list(view: ListViewSpec) -> dict[str, Any]:
+    return {"columns": list(view.columns), "filters": list(view.filters),
+            "sort": list(view.sort), "page_size": view.page_size}
+
+
+def _describe_form(form: FormSpec) -> dict[str, Any]:
+    """The effective form (declared or derived), conditions as formula text."""
+    return {"sections": [{
+        "code": s.code, "name": s.label.as_dict(), "columns": s.columns,
+        "children": list(s.children),
+        "fields": [{"field": f.field, "widget": f.widget, "span": f.span,
+                    "visible_when": f.visible_when, "required_when": f.required_when,
+                    "readonly_when": f.readonly_when, "help": _label(f.help)}
+                   for f in s.fields]} for s in form.sections]}
 
 
 def entity_spec(registry: Registry, code: str) -> EntitySpec:

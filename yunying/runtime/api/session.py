@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request, session
+from flask import Blueprint, Response, current_app, request
 from flask_wtf.csrf import generate_csrf
 
 from yunying.platform import identity
-from yunying.platform.sessions import end_session, start_session
-from yunying.runtime.api.auth import SESSION_KEY, attach_user, auth_method, auth_settings
+from yunying.runtime.api.auth import auth_method
 from yunying.runtime.api.context import request_context, services
 from yunying.runtime.api.formula_values import bad_request, encodable
 from yunying.runtime.api.json import object_body
+from yunying.runtime.api.signin import sign_in_browser, sign_out_browser
 
 __all__ = ["blueprint"]
 
@@ -96,28 +96,11 @@ def _credentials() -> tuple[str, str]:
 def login() -> Response:
     """Sign in with a code and password; rotates the session."""
     code, password = _credentials()
-    ctx, svc, settings = request_context(), services(), auth_settings()
-    user = identity.login(svc.db, ctx, code, password, address=ctx.address,
-                          throttle=settings.throttle)  # raises the one failure
-    previous = session.get(SESSION_KEY)
-    with svc.db.begin(write=True) as conn:
-        if previous:
-            end_session(conn, ctx, previous)
-        sid = start_session(conn, attach_user(conn, user.code, "session"), user.code,
-                            policy=settings.session)
-    session.clear()  # the pre-login cookie (and its CSRF secret) is worthless now
-    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)
-    session[SESSION_KEY] = sid
-    session.permanent = True
-    return _state(user)
+    return _state(sign_in_browser(code, password))
 
 
 @blueprint.delete("/session")
 def logout() -> Response:
     """Sign out: revoke the server-side session and clear the cookie."""
-    sid = session.get(SESSION_KEY)
-    if sid:
-        with services().db.begin(write=True) as conn:
-            end_session(conn, request_context(), sid)
-    session.clear()
+    sign_out_browser()
     return Response(status=204)

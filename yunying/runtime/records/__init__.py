@@ -8,9 +8,10 @@ Public surface: :class:`RecordService`, :class:`ListQuery`, :class:`Page`,
 from yunying.runtime.records.query import (
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OPERATORS, PARAMETERS, Filter, ListQuery, Page,
 )
-from yunying.runtime.records.service import RecordService
+from yunying.runtime.records.service import FieldAccess, RecordService
 
 __all__ = [
+    "FieldAccess",
     "RecordService",
     "ListQuery",
     "Filter",

@@ -121,6 +121,10 @@ class OpenView:
     def refuse_hidden(self, data: Any) -> None:
         refuse_hidden(self.plan, data, self._extra_hidden)
 
+    def access(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The fields hidden and the fields locked for the loaded record."""
+        return self._extra_hidden, self._locked
+
     def refuse_read_only(self, conn: Connection, rid: int | None, data: Any,
                          payload: Payload, now: datetime) -> None:
         _refuse_locked(conn, self.plan, rid, data, payload, now, self._locked, self._stored)
@@ -280,6 +284,15 @@ class View:
 
     def refuse_hidden(self, data: Any) -> None:
         refuse_hidden(self.plan, data, self._hidden)
+
+    def access(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Update (after :meth:`load`): the fields hidden and locked on the
+        record; create: those every create grant hides and locks (the row
+        written decides which grant covers it)."""
+        if self._stored is not None:
+            return self._hidden, self._locked
+        hidden = _hidden_by(self.helds)
+        return hidden, locked_on(self.helds) - hidden
 
     def refuse_read_only(self, conn: Connection, rid: int | None, data: Any,
                          payload: Payload, now: datetime) -> None:

@@ -37,6 +37,7 @@ never as a raw database error.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping
 
@@ -70,7 +71,16 @@ from yunying.runtime.records.workflow_rules import WorkflowRules
 from yunying.runtime.posting import Postings
 from yunying.runtime.registry import Registry
 
-__all__ = ["RecordService"]
+__all__ = ["RecordService", "FieldAccess"]
+
+
+@dataclass(frozen=True)
+class FieldAccess:
+    """The fields (``field`` / ``child.field``) one caller may not see and may
+    not change on a create or an update (see :meth:`RecordService.field_access`)."""
+
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
 
 
 def _sanitized(action: str) -> Callable:
@@ -312,6 +322,32 @@ class RecordService:
         except IntegrityError as exc:
             raise self._explain(conn, plan, payload, rid, exc, view) from exc
         return shown
+
+    def field_access(self, conn: Connection, ctx: Context, entity: str,
+                     record_id: int | None = None) -> FieldAccess:
+        """Which fields ``ctx`` may not see and may not change when creating
+        (``record_id`` None) or updating a record: role field permissions,
+        the workflow's state and node permissions, and the fields no client
+        writes (computed, numbering, workflow state). A child code in
+        ``read_only`` means its lines may not be added or removed.
+
+        Raises PermissionDenied / NotFound like the write it describes."""
+        plan = self._plan(entity)
+        if record_id is None:
+            view = self._guard.view(conn, ctx, plan, "create")
+            hidden, locked = view.access()
+            restriction = self._flow.create_restriction(ctx, plan)
+            hidden, locked = hidden | restriction.hidden, locked | restriction.locked
+        else:
+            view, _ = self._updatable(conn, ctx, plan, record_id)
+            hidden, locked = view.access()
+        spec = plan.spec
+        system = {f.code for f in spec.fields if f.is_computed}
+        system |= {f"{c.code}.{f.code}" for c in spec.children for f in c.fields if f.is_computed}
+        system |= self._flow.state_fields(plan.entity)
+        if spec.numbering is not None:
+            system.add(spec.numbering.field)
+        return FieldAccess(frozenset(hidden), frozenset((locked | system) - hidden))
 
     def preview(self, conn: Connection, ctx: Context, entity: str, data: Mapping[str, Any],
                 *, record_id: int | None = None) -> dict[str, Any]:

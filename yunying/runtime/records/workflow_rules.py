@@ -234,15 +234,24 @@ class WorkflowRules:
         return _restriction(plan, access, self._state.get(plan.entity, frozenset()),
                             sees_all=_sees_all(ctx))
 
+    def state_fields(self, entity: str) -> frozenset[str]:
+        """The fields only the workflow engine writes (its ``state_field``s)."""
+        return self._state.get(entity, frozenset())
+
+    def create_restriction(self, ctx: Context, plan: EntityPlan) -> Restriction:
+        """What a new record's initial state hides from and locks for ``ctx``."""
+        if ctx.grants is None:
+            return _NONE
+        return _restriction(plan, self._initial.get(plan.entity, {}),
+                            self._state.get(plan.entity, frozenset()), sees_all=_sees_all(ctx))
+
     def check_create(self, ctx: Context, plan: EntityPlan, data: Any, payload: Payload,
                      now: datetime) -> frozenset[str]:
         """Refuse a new record that writes what its initial state hides or locks
         (the state field included); returns the fields to hide in the answer."""
         if ctx.grants is None:
             return frozenset()
-        restriction = _restriction(plan, self._initial.get(plan.entity, {}),
-                                   self._state.get(plan.entity, frozenset()),
-                                   sees_all=_sees_all(ctx))
+        restriction = self.create_restriction(ctx, plan)
         refuse_hidden(plan, data, restriction.hidden)
         refuse_read_only(plan, data, payload, restriction.locked - restriction.hidden,
                          None, {}, now)

@@ -35,7 +35,7 @@ from yunying.platform.notifications import unread_count
 from yunying.platform.tables import wf_definition, wf_instance, wf_task
 
 __all__ = ["InboxFilters", "InboxPage", "DECIDED", "MAX_PAGE_SIZE",
-           "DEFAULT_PAGE_SIZE", "pending", "done", "initiated", "cc", "counts",
+           "DEFAULT_PAGE_SIZE", "pending", "done", "initiated", "cc", "counts", "pending_count",
            "mark_cc_read", "instance_summary", "task_summary"]
 
 DEFAULT_PAGE_SIZE = 20
@@ -130,6 +130,13 @@ def initiated(conn: Connection, user: str,
     return InboxPage(items, total, filters.page, filters.page_size)
 
 
+def pending_count(conn: Connection, user: str) -> int:
+    """The size of ``user``'s pending box (one query; what a page's badge shows)."""
+    return conn.execute(select(func.count()).select_from(_T).where(
+        _T.c.assignee == user, _T.c.status == "pending", _T.c.kind.in_(_WORK_KINDS))
+    ).scalar_one()
+
+
 def counts(conn: Connection, user: str) -> dict[str, int]:
     """The size of every box and the unread copies and notifications."""
     def count(table: Any, *where: ColumnElement[bool]) -> int:
@@ -137,7 +144,7 @@ def counts(conn: Connection, user: str) -> dict[str, int]:
                             ).scalar_one()
     mine = _T.c.assignee == user
     return {
-        "pending": count(_T, mine, _T.c.status == "pending", _T.c.kind.in_(_WORK_KINDS)),
+        "pending": pending_count(conn, user),
         "done": count(_T, mine, _T.c.status.in_(DECIDED), _T.c.kind.in_(_WORK_KINDS)),
         "initiated": count(_I, _I.c.initiator == user),
         "cc": count(_T, mine, _T.c.kind == "cc"),
