@@ -178,10 +178,15 @@ class RecordService:
     def query(self, ctx: Context, entity: str, args: Mapping[str, list[str]]) -> ListQuery:
         """Request parameters → a ListQuery for ``ctx``: fields it may not see are
         treated as unknown. PermissionDenied without a read grant."""
+        return ListQuery.from_args(self._plan(entity).spec, args,
+                                   hidden=self.unlisted(ctx, entity))
+
+    def unlisted(self, ctx: Context, entity: str) -> frozenset[str]:
+        """The main fields no list of ``ctx`` may show, filter or sort by (some
+        read grant or workflow state hides them). PermissionDenied without a
+        read grant."""
         plan = self._plan(entity)
-        return ListQuery.from_args(plan.spec, args,
-                                   hidden=self._guard.hidden_for_query(ctx, plan)
-                                   | self._flow.query_hidden(ctx, plan))
+        return self._guard.hidden_for_query(ctx, plan) | self._flow.query_hidden(ctx, plan)
 
     def export_rows(self, conn: Connection, ctx: Context, entity: str,
                     query: ListQuery) -> Iterator[dict]:

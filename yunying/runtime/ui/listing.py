@@ -239,21 +239,9 @@ class _ListPage:
 
 
 def _readable(records: RecordService, context: Context, spec: EntitySpec) -> frozenset[str]:
-    """The main fields ``context`` may list. The record service treats the
-    fields a grant hides as unknown, so each is found by the error a sort by
-    it gets (one ``query`` per hidden field, one for a user who sees all).
-    PermissionDenied without a read grant."""
-    codes = [f.code for f in spec.fields]
-    while True:
-        try:
-            records.query(context, spec.qualified_code, {"sort": [",".join(codes)]}
-                          if codes else {})
-            return frozenset(codes)
-        except InvalidQuery as exc:
-            item = str(exc.details.get("value", "")).strip().lstrip("+-")
-            if item not in codes:
-                raise
-            codes.remove(item)
+    """The main fields ``context`` may list (PermissionDenied without a read grant)."""
+    hidden = records.unlisted(context, spec.qualified_code)
+    return frozenset(f.code for f in spec.fields if f.code not in hidden)
 
 
 def _typed_lookup(field: FieldSpec, value: str) -> Any:
