@@ -158,6 +158,7 @@ def child_from_document(package: str, entity: str, doc: Mapping[str, Any]) -> Ch
         fields=tuple(field_from_document(package, f) for f in doc["fields"]),
         table_name=f"{package}_{entity}__{doc['code']}",
         rules=tuple(rule_from_document(r) for r in doc.get("rules", ())),
+        totals=tuple(doc["totals"]) if "totals" in doc else None,
     )
 
 

@@ -163,9 +163,18 @@ class ChildSpec:
     fields: tuple[FieldSpec, ...]
     table_name: str
     rules: tuple[RuleSpec, ...] = ()
+    #: the numeric fields totalled under the lines (None: the computed money fields)
+    totals: tuple[str, ...] | None = None
 
     def field(self, code: str) -> FieldSpec | None:
         return _find(self.fields, code)
+
+    @property
+    def totalled(self) -> tuple[str, ...]:
+        """The fields whose column totals are shown under the lines."""
+        if self.totals is not None:
+            return self.totals
+        return tuple(f.code for f in self.fields if f.is_computed and f.value_type == "money")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ the JSON Schema passed: every column, filter, sort key and placed field must
 be a field of the entity, placed once; child sections must name child tables;
 a widget must suit its field's type; a ``menu`` must be one of the package's
 menus; a field that is always required cannot be hidden by a condition (use
-``required_when``). Condition formulas are type-checked with the entity's
+``required_when``); a child's ``totals`` must be numeric fields of it. Condition formulas are type-checked with the entity's
 other formulas (:mod:`yunying.runtime.formula.package_check`).
 """
 
@@ -25,6 +25,13 @@ __all__ = ["check_views"]
 
 def check_views(check: "Checker", spec: EntitySpec, source: "Source") -> None:
     """Add an issue to ``check`` for every problem of ``spec``'s views and menu."""
+    for j, child in enumerate(spec.children):
+        for k, code in enumerate(child.totals or ()):
+            found = child.field(code)
+            if found is None or not found.is_numeric:
+                check.add(source, "unknown_field", f"$.children[{j}].totals[{k}]",
+                          f"子表 {child.code} 没有数值字段 {code}",
+                          f"child table {child.code} has no numeric field {code!r}")
     if spec.list_view is not None:
         _list_view(check, spec, spec.list_view, source)
     if spec.form is not None:

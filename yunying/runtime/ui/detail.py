@@ -198,7 +198,7 @@ def _lines(child: ChildSpec, lines: list[Mapping[str, Any]], labels: Labels) -> 
             "columns": [{"code": f.code, "label": tr(f.label), "numeric": f.is_numeric}
                         for f in columns],
             "rows": [[_text(f, line.get(f.code), labels) for f in columns] for line in lines],
-            "totals": line_totals(child, lines, hidden)}
+            "totals": line_totals(child, lines, lang(), hidden)}
 
 
 def _meta(record: Mapping[str, Any], labels: Labels) -> dict[str, str]:

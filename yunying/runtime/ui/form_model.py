@@ -361,11 +361,11 @@ def _line(child: ChildSpec, shown: tuple[FieldSpec, ...], index: str, line: Mapp
 
 def line_totals(child: ChildSpec, lines: Sequence[Mapping[str, Any]], language: str,
                 hidden: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Column totals of the numeric fields of ``child`` over ``lines``
+    """Column totals of the ``totalled`` fields of ``child`` over ``lines``
     (values that are not numbers — text being typed — count as nothing)."""
     totals = {}
     for spec in child.fields:
-        if spec.is_numeric and f"{child.code}.{spec.code}" not in hidden:
+        if spec.code in child.totalled and f"{child.code}.{spec.code}" not in hidden:
             totals[spec.code] = total_text(spec, (line.get(spec.code) for line in lines),
                                           language)
     return totals
