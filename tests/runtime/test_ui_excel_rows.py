@@ -7,22 +7,24 @@ references resolve by key on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from openpyxl import Workbook
 
 from yunying.metadata.loader import load_packages
+from yunying.platform import migrate
 from yunying.platform.context import Context
+from yunying.platform.database import Database
 from yunying.runtime.installer import bundled_package_paths, install_packages
 from yunying.runtime.registry import Registry
 from yunying.runtime.ui import excel
 from yunying.runtime.ui.excel import export_specs, import_specs
 from yunying.runtime.ui.excel_read import ImportFileRefused, Limits, read_workbook
 from yunying.runtime.ui.import_values import Converter, PendingRecord as _Pending
+from web.ui_db_helpers import module_database
+from web.ui_workbook_helpers import book_bytes
 
 REQ, ITEM = "materials.requisition", "materials.item"
 
@@ -32,22 +34,22 @@ def registry() -> Registry:
     return Registry.from_packages(load_packages(bundled_package_paths()))
 
 
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, _pg_worker_url):
+    """A database with the bundled packages, shared by the module's tests
+    (a Converter only reads)."""
+    url = module_database(tmp_path_factory.mktemp("excel_rows"), _pg_worker_url, "excel_rows")
+    database = Database(url)
+    migrate.upgrade(database)
+    install_packages(database, bundled_package_paths(), Context(actor="tester"))
+    yield database
+    database.dispose()
+
+
 def _save(tmp_path, data: bytes, name: str = "f.xlsx") -> str:
     path = tmp_path / name
     path.write_bytes(data)
     return str(path)
-
-
-def _book(*sheets) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets:
-        ws = book.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def test_layout_marks_what_an_import_never_writes(registry):
@@ -105,7 +107,7 @@ def test_headers_by_code_or_label_in_either_language(registry, tmp_path):
     for header in (["code", "name", "category", "uom", "unit_price"],
                    ["物资编码", "物资名称", "物资分类", "计量单位", "单价"],
                    ["Item code", "ITEM NAME", "Category", "Unit of measure", "Unit price"]):
-        data = _book(("whatever", [header, ["A-1", "x", "02", "box", 1]]))
+        data = book_bytes(("whatever", [header, ["A-1", "x", "02", "box", 1]]))
         book = read_workbook(_save(tmp_path, data), specs, Limits())
         assert book.main.rows == [(2, {"code": "A-1", "name": "x", "category": "02",
                                        "uom": "box", "unit_price": 1})]
@@ -116,11 +118,11 @@ def test_refusals_name_the_sheet_and_cell(registry, tmp_path):
     specs = import_specs(registry, registry.entity(ITEM))
     header = ["code", "name", "category", "uom", "unit_price"]
     cases = {
-        "formula": _book(("s", [header, ["A-1", "=1+1", "02", "box", 1]])),
-        "cell_too_long": _book(("s", [header, ["A-1", "y" * 60, "02", "box", 1]])),
-        "too_many_rows": _book(("s", [header] + [["A", "n", "02", "box", 1]] * 4)),
-        "bad_headers": _book(("s", [["code", "nom"], ["A", "n"]])),
-        "no_header": _book(("s", [header, ["A", "n", "02", "box", 1, None, "x"]])),
+        "formula": book_bytes(("s", [header, ["A-1", "=1+1", "02", "box", 1]])),
+        "cell_too_long": book_bytes(("s", [header, ["A-1", "y" * 60, "02", "box", 1]])),
+        "too_many_rows": book_bytes(("s", [header] + [["A", "n", "02", "box", 1]] * 4)),
+        "bad_headers": book_bytes(("s", [["code", "nom"], ["A", "n"]])),
+        "no_header": book_bytes(("s", [header, ["A", "n", "02", "box", 1, None, "x"]])),
     }
     limits = Limits(max_rows=3, max_cell_chars=50, max_columns=10)
     for reason, data in cases.items():
@@ -131,7 +133,7 @@ def test_refusals_name_the_sheet_and_cell(registry, tmp_path):
     with pytest.raises(ImportFileRefused) as refused:
         read_workbook(_save(tmp_path, cases["formula"]), specs, Limits())
     assert refused.value.details["cell"] == "B2" and "B2" in refused.value.message.en
-    wide = _book(("s", [header + [None] * 20 + ["far"], ["A", "n", "02", "box", 1]]))
+    wide = book_bytes(("s", [header + [None] * 20 + ["far"], ["A", "n", "02", "box", 1]]))
     with pytest.raises(ImportFileRefused) as refused:
         read_workbook(_save(tmp_path, wide), specs, limits)
     assert refused.value.details["reason"] == "too_many_rows"
@@ -151,15 +153,14 @@ def _converter(db, registry, book) -> Converter:
         return Converter(conn, registry, book, ZoneInfo("Asia/Shanghai"))
 
 
-def test_cells_become_record_values(db, registry, tmp_path):
-    install_packages(db, bundled_package_paths(), Context(actor="tester"))
+def test_cells_become_record_values(installed, registry, tmp_path):
     specs = import_specs(registry, registry.entity(ITEM))
-    data = _book(("s", [["code", "name", "category", "uom", "unit_price", "high_value",
+    data = book_bytes(("s", [["code", "name", "category", "uom", "unit_price", "high_value",
                          "active"],
                         [1001.0, 12, "办公用品", "Box", "12,345.60", "是", 0],
                         ["B", "n", "02", "box", 0.1, "FALSE", "maybe"]]))
     book = read_workbook(_save(tmp_path, data), specs, Limits())
-    converter = _converter(db, registry, book)
+    converter = _converter(installed, registry, book)
     first, _, _ = converter.payload(_Pending(2, book.main.rows[0][1], {}))
     assert first == {"code": "1001", "name": "12", "category": "02", "uom": "box",
                      "unit_price": "12345.60", "high_value": True, "active": False}
@@ -168,17 +169,16 @@ def test_cells_become_record_values(db, registry, tmp_path):
     assert second["active"] == "maybe" and not problems       # the service reports it
 
 
-def test_dates_datetimes_and_references(db, registry, tmp_path):
-    install_packages(db, bundled_package_paths(), Context(actor="tester"))
+def test_dates_datetimes_and_references(installed, registry, tmp_path):
     specs = import_specs(registry, registry.entity("materials.consumption"))
     header = ["department", "use_date", "visit_type", "patient_no", "item", "supplier",
               "quantity"]
-    data = _book(("s", [header,
+    data = book_bytes(("s", [header,
                         ["CARD", "2025/3/4", "住院", "P1", "WS-0001", "NONE", 1],
                         ["CARD", datetime(2025, 3, 5), "outpatient", "P2", "NOPE", None, 1],
                         ["CARD", datetime(2025, 3, 5, 10), "inpatient", "P3", None, None, 1]]))
     book = read_workbook(_save(tmp_path, data), specs, Limits())
-    converter = _converter(db, registry, book)
+    converter = _converter(installed, registry, book)
     rows = [converter.payload(_Pending(n, values, {})) for n, values in book.main.rows]
     first, problems, keys = rows[0]
     assert first["use_date"] == "2025-03-04" and first["visit_type"] == "inpatient"
@@ -189,7 +189,7 @@ def test_dates_datetimes_and_references(db, registry, tmp_path):
     assert rows[2][0]["use_date"] == datetime(2025, 3, 5, 10)      # a time: the service refuses
 
 
-def test_datetimes_are_read_in_the_display_zone(db, registry, tmp_path):
+def test_datetimes_are_read_in_the_display_zone(installed, registry, tmp_path):
     from yunying.runtime.ui.excel import Column, SheetSpec
     from yunying.runtime.ui.excel_read import ReadBook, ReadSheet
     spec = SheetSpec(None, excel.Text("s", "s"),
@@ -197,7 +197,7 @@ def test_datetimes_are_read_in_the_display_zone(db, registry, tmp_path):
     sheet = ReadSheet(spec, "s", {"at": "A"}, rows=[(3, {"at": datetime(2025, 1, 1, 8)}),
                                                     (4, {"at": "2025-01-01 08:00"}),
                                                     (5, {"at": "2025-01-01T08:00+00:00"})])
-    converter = _converter(db, registry, ReadBook(sheet, {}))
+    converter = _converter(installed, registry, ReadBook(sheet, {}))
     got = [converter.payload(_Pending(n, v, {}))[0]["at"] for n, v in sheet.rows]
     # naive local times (Shanghai, UTC+8) become the naive UTC the record service stores
     assert got == [datetime(2025, 1, 1, 0), datetime(2025, 1, 1, 0), datetime(2025, 1, 1, 8)]

@@ -7,29 +7,20 @@ its status (never a 500). Demo hospital, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from werkzeug.security import generate_password_hash
 
 from yunying.app import services
 from yunying.platform import identity
 from yunying.runtime.installer import install_packages
-from ui_helpers import page_text, ui_login
-from test_ui_detail import (
-    DEMO_PASSWORD, Hospital, cell, demo_hospital, detail_url, ids_of, token_of,
-)
-from web_helpers import INSTALLER, REQUISITION, make_app, token_client
+from ui_helpers import fast_passwords, over, page_text, ui_login
+from ui_wf_helpers import DEMO_PASSWORD, Hospital, cell, detail_url, ids_of, token_of
+from web_helpers import INSTALLER, REQUISITION, token_client
 
 INBOX = "/inbox/pending"
-
-
-@pytest.fixture
-def hospital(database_url, tmp_path, monkeypatch):
-    yield from demo_hospital(database_url, tmp_path, monkeypatch)
 
 
 def _page(browser, url: str) -> tuple[str, str]:
@@ -303,18 +294,14 @@ def test_instance_actions_by_an_outsider_are_refused(hospital):
 WF_ENGINE = Path(__file__).resolve().parent.parent / "fixtures" / "wf_engine"
 
 
-def test_the_initiator_chooses_the_approvers_and_the_approver_the_next(
-        database_url, tmp_path, monkeypatch):
+def test_the_initiator_chooses_the_approvers_and_the_approver_the_next(database_url, tmp_path):
     """发起人自选 at submit, 上一审批人指定 at approve (the wfe fixture's choice flow)."""
-    fast = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr(identity, "generate_password_hash", fast)
-    app = make_app(database_url, tmp_path / "instance", install=False)
-    db = services(app).db
-    install_packages(db, [str(WF_ENGINE)], INSTALLER)
-    with db.begin(write=True) as conn:
-        for code in ("nurse", "a1", "a2"):
-            identity.set_password(conn, INSTALLER, code, DEMO_PASSWORD)
-    try:
+    with fast_passwords(), over(database_url, tmp_path / "instance") as app:
+        db = services(app).db
+        install_packages(db, [str(WF_ENGINE)], INSTALLER)
+        with db.begin(write=True) as conn:
+            for code in ("nurse", "a1", "a2"):
+                identity.set_password(conn, INSTALLER, code, DEMO_PASSWORD)
         created = token_client(app, "nurse").post("/api/v1/records/wfe.doc", json={
             "title": "选人审批", "route": "choice", "department": "CARD-W1", "amount": "10.00"})
         assert created.status_code == 201, created.get_json()
@@ -335,5 +322,3 @@ def test_the_initiator_chooses_the_approvers_and_the_approver_the_next(
         second, _ = ui_login(app.test_client(), "a2", DEMO_PASSWORD)
         html = page_text(second.get(INBOX))
         assert "上一审批人指定" in html and "选人审批" in html
-    finally:
-        services(app).close()

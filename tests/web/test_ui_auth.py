@@ -15,6 +15,12 @@ BOB, BOB_PASSWORD = "bob", "bob-secret-9"
 
 
 @pytest.fixture
+def app(bundled_app):
+    """The bundled packages in a database of this test's own (a copy)."""
+    return bundled_app
+
+
+@pytest.fixture
 def admin_ready(app):
     ensure_user(app, ADMIN, ADMIN_PASSWORD, superuser=True)
     ensure_user(app, BOB, BOB_PASSWORD)

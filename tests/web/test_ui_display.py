@@ -24,6 +24,12 @@ from web_helpers import INSTALLER, ITEM, REQUISITION
 SHANGHAI = "Asia/Shanghai"
 
 
+@pytest.fixture
+def app(bundled_app):
+    """The bundled packages in a database of this test's own (a copy)."""
+    return bundled_app
+
+
 def _field(kind: str, **extra) -> FieldSpec:
     return FieldSpec(code="f", type=kind, label=Text("字段", "Field"), **extra)
 

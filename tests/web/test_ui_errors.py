@@ -53,6 +53,12 @@ URLS = {400: "/oops/bad", 403: "/oops/denied", 404: "/oops/missing", 405: "/logo
 
 
 @pytest.fixture
+def app(bundled_app):
+    """The bundled packages in a database of this test's own (a copy)."""
+    return bundled_app
+
+
+@pytest.fixture
 def oops_app(app):
     """The app with views raising each error (added before any request)."""
     def raiser(error):

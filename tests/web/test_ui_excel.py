@@ -6,181 +6,30 @@ records' rows, the list page's filters, data scope and hidden fields of a
 restricted user, the template's importable columns and drop-downs, and the
 refusals (403, 404, 400) — on SQLite and PostgreSQL.
 
-The fixture package ``xlt`` (written to a temporary folder) has an entity of
-every field type with a child table, and the roles the tests need."""
+The fixture package ``xlt`` (ui_excel_helpers) has an entity of every field
+type with a child table, and the roles the tests need."""
 
 from __future__ import annotations
 
-import io
-import textwrap
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 
-from yunying.app import services
-from yunying.platform.access import ANY_DOMAIN
-from yunying.runtime.installer import bundled_package_paths, install_packages
+from ui_excel_helpers import (
+    SAMPLE, admin_client, column_of, create, sample_body, user_with, values, workbook, xlt_app,
+)
 from ui_helpers import page_text, ui_client
-from web_helpers import INSTALLER, ITEM, REQUISITION, ensure_user
-
-SAMPLE = "xlt.sample"
-PASSWORD = "excel-tests-secret-1"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-_FILES = {
-    "package.yaml": """
-        code: xlt
-        version: 1.0.0
-        name: {zh: 导入导出测试, en: Excel tests}
-        requires:
-          materials: ">=1.0,<2"
-        """,
-    "dictionaries/kind.yaml": """
-        code: kind
-        name: {zh: 种类, en: Kind}
-        items:
-          - {code: a, name: {zh: 甲类, en: Alpha}, sort: 1}
-          - {code: b, name: {zh: 乙类, en: Beta}, sort: 2}
-        """,
-    "entities/sample.yaml": """
-        code: sample
-        name: {zh: 样本, en: Sample}
-        key_field: code
-        title_field: title
-        search_fields: [code, title]
-        default_sort: [code]
-        numbering: {field: number, pattern: "YB{yyyy}-{seq:4}"}
-        fields:
-          - {code: code, type: string, length: 32, required: true, unique: true,
-             name: {zh: 编码, en: Code}}
-          - {code: number, type: string, length: 32, unique: true, name: {zh: 单号, en: Number}}
-          - {code: title, type: string, length: 100, required: true, name: {zh: 名称, en: Title}}
-          - {code: qty, type: integer, min: 0, name: {zh: 件数, en: Count}}
-          - {code: ratio, type: decimal, precision: 10, scale: 3, name: {zh: 比例, en: Ratio}}
-          - {code: amount, type: money, min: 0, name: {zh: 金额, en: Amount}}
-          - {code: flag, type: boolean, default: false, name: {zh: 标记, en: Flag}}
-          - {code: day, type: date, name: {zh: 日期, en: Day}}
-          - {code: moment, type: datetime, name: {zh: 时刻, en: Moment}}
-          - {code: kind, type: enum, dictionary: kind, required: true, name: {zh: 种类, en: Kind}}
-          - {code: item, type: reference, entity: materials.item, name: {zh: 物资, en: Item}}
-          - {code: owner, type: user, name: {zh: 负责人, en: Owner}}
-          - {code: unit, type: org_unit, name: {zh: 科室, en: Unit}}
-          - {code: note, type: text, name: {zh: 备注, en: Note}}
-          - {code: total, type: computed, formula: "amount * qty", result: money,
-             name: {zh: 合计, en: Total}}
-        children:
-          - code: parts
-            name: {zh: 部件, en: Parts}
-            fields:
-              - {code: item, type: reference, entity: materials.item, required: true,
-                 name: {zh: 物资, en: Item}}
-              - {code: count, type: decimal, precision: 12, scale: 2, min: 0.01, required: true,
-                 name: {zh: 数量, en: Count}}
-              - {code: note, type: string, length: 50, name: {zh: 说明, en: Note}}
-              - {code: double, type: computed, formula: "count * 2", result: decimal,
-                 precision: 12, scale: 2, name: {zh: 双倍, en: Double}}
-        """,
-    "roles/exporter.yaml": """
-        code: exporter
-        name: {zh: 导出者, en: Exporter}
-        grants:
-          - entity: sample
-            actions: [read, export]
-            scope: formula
-            filter: "kind = 'a'"
-            fields: {amount: hidden, parts.note: hidden}
-        """,
-    "roles/importer.yaml": """
-        code: importer
-        name: {zh: 导入者, en: Importer}
-        grants:
-          - entity: sample
-            actions: [read, create, import, export]
-            fields: {note: read_only}
-          - {entity: materials.item, actions: [read]}
-        """,
-    "roles/creator.yaml": """
-        code: creator
-        name: {zh: 录入者, en: Creator}
-        grants:
-          - {entity: sample, actions: [read, create]}
-          - {entity: materials.item, actions: [read]}
-        """,
-}
+from web_helpers import ITEM, REQUISITION
 
 
-def install_sample(app, folder: Path) -> None:
-    """Write the ``xlt`` package to ``folder`` and install it."""
-    root = folder / "xlt"
-    for name, text in _FILES.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    install_packages(services(app).db, [*bundled_package_paths(), str(root)], INSTALLER)
-
-
-def user_with(app, code: str, *roles: str):
-    """A UI client signed in as ``code`` holding ``roles`` (everywhere)."""
-    ensure_user(app, code, PASSWORD)
-    with services(app).db.begin(write=True) as conn:
-        for role in roles:
-            services(app).access.grant_role(conn, INSTALLER, code, role, ANY_DOMAIN)
-    return ui_client(app, code, PASSWORD)
-
-
-def create(client, entity: str, body: dict) -> int:
-    """A record created through the JSON API (the UI client's session + CSRF)."""
-    c, token = client
-    response = c.post(f"/api/v1/records/{entity}", json=body, headers={"X-CSRFToken": token})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
-
-
-def workbook(response):
-    """The workbook of an .xlsx response (asserting the response)."""
-    assert response.status_code == 200, page_text(response)[-2000:]
-    assert response.mimetype == XLSX
-    assert "attachment" in response.headers["Content-Disposition"]
-    return load_workbook(io.BytesIO(response.get_data()))
-
-
-def values(ws) -> list[list]:
-    return [list(row) for row in ws.iter_rows(values_only=True)]
-
-
-def column_of(ws, code: str) -> int:
-    """The 1-based column whose hidden code (row 2) is ``code``."""
-    codes = [cell.value for cell in ws[2]]
-    return codes.index(code) + 1
-
-
-def sample_body(code: str, **extra) -> dict:
-    body = {"code": code, "title": f"样本 {code}", "qty": 3, "ratio": "0.125",
-            "amount": "12345.60", "flag": True, "day": "2025-03-04",
-            "moment": "2025-03-04T08:30:00", "kind": "a", "owner": "admin", "unit": "HOSP",
-            "note": "=1+2 stays text", "parts": [{"item": 1, "count": "2.50", "note": "n1"},
-                                                  {"item": 2, "count": "1"}]}
-    body.update(extra)
-    return body
-
-
-@pytest.fixture
-def sample_app(app, tmp_path):
-    install_sample(app, tmp_path / "packages")
-    return app
-
-
-@pytest.fixture
-def admin(sample_app):
-    return ui_client(sample_app)
+app = pytest.fixture(xlt_app, name="app")
+admin = pytest.fixture(admin_client, name="admin")
 
 
 # ---------------------------------------------------------------- export
 
-def test_export_writes_typed_cells_labels_codes_and_a_frozen_header(sample_app, admin,
+def test_export_writes_typed_cells_labels_codes_and_a_frozen_header(app, admin,
                                                                     item_ids):
     body = sample_body("S-1", item=item_ids["WS-0005"])
     create(admin, SAMPLE, body)
@@ -215,7 +64,7 @@ def test_export_writes_typed_cells_labels_codes_and_a_frozen_header(sample_app, 
     assert ws.cell(1, 1).comment is None and ws.cell(1, 1).font.bold
 
 
-def test_export_child_sheet_links_lines_to_their_record_rows(sample_app, admin, item_ids):
+def test_export_child_sheet_links_lines_to_their_record_rows(app, admin, item_ids):
     create(admin, SAMPLE, sample_body("S-1", parts=[{"item": item_ids["WS-0001"], "count": "1"}]))
     create(admin, SAMPLE, sample_body("S-2", parts=[
         {"item": item_ids["WS-0002"], "count": "2"}, {"item": item_ids["BG-0001"], "count": "3"}]))
@@ -234,7 +83,7 @@ def test_export_child_sheet_links_lines_to_their_record_rows(sample_app, admin, 
     assert "ignored on import" in parts.cell(1, 5).comment.text
 
 
-def test_export_follows_the_list_page_query(sample_app, admin):
+def test_export_follows_the_list_page_query(app, admin):
     for n, kind in enumerate("abab", start=1):
         create(admin, SAMPLE, sample_body(f"S-{n}", kind=kind, qty=n, parts=[]))
     c = admin[0]
@@ -247,10 +96,10 @@ def test_export_follows_the_list_page_query(sample_app, admin):
     assert bad.status_code == 400 and bad.mimetype == "text/html"
 
 
-def test_export_obeys_the_export_scope_and_hidden_fields(sample_app, admin, item_ids):
+def test_export_obeys_the_export_scope_and_hidden_fields(app, admin, item_ids):
     create(admin, SAMPLE, sample_body("S-A", kind="a"))
     create(admin, SAMPLE, sample_body("S-B", kind="b"))
-    client, _ = user_with(sample_app, "exp.user", "xlt.exporter")
+    client, _ = user_with(app, "exp.user", "xlt.exporter")
     book = workbook(client.get(f"/records/{SAMPLE}/export.xlsx"))
     main, parts = book.worksheets
     codes = [c.value for c in main[2]]
@@ -263,8 +112,8 @@ def test_export_obeys_the_export_scope_and_hidden_fields(sample_app, admin, item
     assert "12345" not in text and "n1" not in text
 
 
-def test_export_of_nothing_shows_only_the_fields_the_user_may_see(sample_app):
-    client, _ = user_with(sample_app, "exp.user", "xlt.exporter")
+def test_export_of_nothing_shows_only_the_fields_the_user_may_see(app):
+    client, _ = user_with(app, "exp.user", "xlt.exporter")
     book = workbook(client.get(f"/records/{SAMPLE}/export.xlsx"))
     main, parts = book.worksheets
     assert len(values(main)) == 2
@@ -272,13 +121,13 @@ def test_export_of_nothing_shows_only_the_fields_the_user_may_see(sample_app):
     assert "note" not in [c.value for c in parts[2]]
 
 
-def test_export_needs_the_export_grant_and_a_signed_in_user(sample_app, anon_client):
+def test_export_needs_the_export_grant_and_a_signed_in_user(app, anon_client):
     response = anon_client.get(f"/records/{SAMPLE}/export.xlsx")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    client, _ = user_with(sample_app, "creator.user", "xlt.creator")
+    client, _ = user_with(app, "creator.user", "xlt.creator")
     response = client.get(f"/records/{SAMPLE}/export.xlsx")
     assert response.status_code == 403 and response.mimetype == "text/html"
-    admin, _ = ui_client(sample_app)
+    admin, _ = ui_client(app)
     assert admin.get("/records/xlt.nothing/export.xlsx").status_code == 404
 
 
@@ -296,7 +145,7 @@ def test_export_of_requisitions_marks_number_and_state_read_only(app):
     assert lines.cell(1, column_of(lines, "amount")).comment is not None
 
 
-def test_export_of_hostile_text_is_safe(sample_app, admin):
+def test_export_of_hostile_text_is_safe(app, admin):
     create(admin, SAMPLE, sample_body("S-1", title="=HYPERLINK(\"http://x\")", note="a\x01b",
                                       parts=[]))
     ws = workbook(admin[0].get(f"/records/{SAMPLE}/export.xlsx")).worksheets[0]
@@ -318,7 +167,7 @@ def test_export_of_many_items(app, client):
 
 # ---------------------------------------------------------------- template
 
-def test_template_has_the_importable_columns_codes_and_drop_downs(sample_app, admin):
+def test_template_has_the_importable_columns_codes_and_drop_downs(app, admin):
     book = workbook(admin[0].get(f"/records/{SAMPLE}/template.xlsx?lang=en"))
     main, parts, lists = book.worksheets
     assert [c.value for c in main[2]] == ["code", "title", "qty", "ratio", "amount", "flag",
@@ -342,13 +191,13 @@ def test_template_leaves_out_what_the_user_may_not_write(app):
     assert [c.value for c in lines[2]] == ["_row", "item", "quantity", "unit_price", "note"]
 
 
-def test_template_and_import_page_need_the_import_grant(sample_app):
-    client, _ = user_with(sample_app, "creator.user", "xlt.creator")
+def test_template_and_import_page_need_the_import_grant(app):
+    client, _ = user_with(app, "creator.user", "xlt.creator")
     for url in (f"/records/{SAMPLE}/template.xlsx", f"/records/{SAMPLE}/import"):
         response = client.get(url)
         assert response.status_code == 403 and response.mimetype == "text/html"
         assert "导入" in page_text(response)
-    importer, _ = user_with(sample_app, "imp.user", "xlt.importer")
+    importer, _ = user_with(app, "imp.user", "xlt.importer")
     main = workbook(importer.get(f"/records/{SAMPLE}/template.xlsx")).worksheets[0]
     codes = [c.value for c in main[2]]
     assert "title" in codes and "note" not in codes          # read-only for the importer

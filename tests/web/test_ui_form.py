@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from yunying.app import services
 from ui_form_helpers import (
-    GADGET, REQUISITION, Browser, Page, count, form_app, item_ids, module_database,
+    GADGET, REQUISITION, Browser, Page, admin_browser, count, form_app, item_ids,
 )
 from web_helpers import token_client
 
@@ -25,18 +25,9 @@ NEW = f"/records/{REQUISITION}/new"
 NEW_GADGET = f"/records/{GADGET}/new"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, _pg_worker_url):
-    """One app for the module: every test makes its own records."""
-    where = tmp_path_factory.mktemp("ui_form")
-    application = form_app(module_database(where, _pg_worker_url, "uiform"), where / "instance")
-    yield application
-    services(application).close()
-
-
-@pytest.fixture
-def admin(app) -> Browser:
-    return Browser(app)
+#: one app for the module: every test makes its own records
+app = pytest.fixture(form_app, scope="module", name="app")
+admin = pytest.fixture(admin_browser, name="admin")
 
 
 @pytest.fixture

@@ -13,24 +13,16 @@ from sqlalchemy import text
 
 from yunying.app import services
 from ui_form_helpers import (
-    GADGET, REQUISITION, Browser, Page, count, form_app, item_ids, module_database,
+    GADGET, REQUISITION, Browser, Page, count, item_ids, admin_browser, form_app,
 )
 from web_helpers import AuthActions, token_client
 
 STATE = f"/records/{REQUISITION}/form-state"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, _pg_worker_url):
-    where = tmp_path_factory.mktemp("ui_form_state")
-    application = form_app(module_database(where, _pg_worker_url, "uistate"), where / "instance")
-    yield application
-    services(application).close()
-
-
-@pytest.fixture(scope="module")
-def admin(app) -> Browser:
-    return Browser(app)
+#: one app for the module: every test makes its own records
+app = pytest.fixture(form_app, scope="module", name="app")
+admin = pytest.fixture(admin_browser, scope="module", name="admin")
 
 
 def _lines(app, *quantities: str) -> list[tuple[str, str]]:

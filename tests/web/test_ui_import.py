@@ -16,29 +16,25 @@ from decimal import Decimal
 
 import pytest
 from flask import render_template
-from openpyxl import Workbook
 from sqlalchemy import text
 
 from yunying.app import services
 from yunying.runtime.ui.imports import JOBS_KEY, JobView
+from ui_excel_helpers import (
+    SAMPLE, admin_client, create, sample_body, user_with, xlt_app,
+)
+from ui_form_helpers import count
 from ui_helpers import page_text, ui_client
+from ui_workbook_helpers import book_bytes
 from web_helpers import REQUISITION
-from test_ui_excel import SAMPLE, create, install_sample, sample_body, user_with
 
 IMPORTABLE = ("code", "title", "qty", "ratio", "amount", "flag", "day", "moment", "kind",
               "item", "owner", "unit", "note")
 LINE_FIELDS = ("item", "count", "note")
 
 
-@pytest.fixture
-def sample_app(app, tmp_path):
-    install_sample(app, tmp_path / "packages")
-    return app
-
-
-@pytest.fixture
-def admin(sample_app):
-    return ui_client(sample_app)
+app = pytest.fixture(xlt_app, name="app")
+admin = pytest.fixture(admin_client, name="admin")
 
 
 def upload(client, entity: str, data: bytes, filename: str = "data.xlsx"):
@@ -76,24 +72,6 @@ def client_user(client) -> str:
     return client[0].get("/api/v1/session").get_json()["user"]["code"]
 
 
-def count(app, table: str) -> int:
-    with services(app).db.connect() as conn:
-        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-
-
-def book_bytes(*sheets) -> bytes:
-    """A workbook of ``(title, rows)`` sheets written as given."""
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets:
-        ws = book.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def importable(app, entity: str, record_id: int) -> dict:
     """A stored record's importable values (lines without ids)."""
     client = ui_client(app)
@@ -114,31 +92,31 @@ def ids(app, table: str) -> list[int]:
 
 # ---------------------------------------------------------------- round trips
 
-def test_round_trip_of_exported_samples(sample_app, admin, item_ids):
-    sample_app.config["TIME_ZONE"] = "Asia/Shanghai"
+def test_round_trip_of_exported_samples(app, admin, item_ids):
+    app.config["TIME_ZONE"] = "Asia/Shanghai"
     for n in range(4):
         create(admin, SAMPLE, sample_body(f"S-{n}", kind="ab"[n % 2], qty=n,
                                           item=item_ids["WS-0005"] if n else None,
                                           parts=[{"item": item_ids["WS-0001"], "count": f"{n}.5",
                                                   "note": f"line {n}"}] * (n % 3)))
-    before = {importable(sample_app, SAMPLE, rid)["code"]: importable(sample_app, SAMPLE, rid)
-              for rid in ids(sample_app, "xlt_sample")}
+    before = {importable(app, SAMPLE, rid)["code"]: importable(app, SAMPLE, rid)
+              for rid in ids(app, "xlt_sample")}
     data = admin[0].get(f"/records/{SAMPLE}/export.xlsx?lang=en").get_data()
     c, token = admin
-    for rid in ids(sample_app, "xlt_sample"):
+    for rid in ids(app, "xlt_sample"):
         version = c.get(f"/api/v1/records/{SAMPLE}/{rid}").get_json()["version"]
         assert c.delete(f"/api/v1/records/{SAMPLE}/{rid}?version={version}",
                         headers={"X-CSRFToken": token}).status_code == 204
-    job = job_of(sample_app, upload(admin, SAMPLE, data))
+    job = job_of(app, upload(admin, SAMPLE, data))
     page = job_page(admin, job)
-    assert view(sample_app, admin, job).state == "ready" and 'data-testid="import-commit"' in page
+    assert view(app, admin, job).state == "ready" and 'data-testid="import-commit"' in page
     assert 'data-testid="import-ignored"' in page and "单号" in page and "合计" in page
-    assert count(sample_app, "xlt_sample") == 0                     # the preview wrote nothing
-    job = commit(sample_app, admin, job)
-    assert view(sample_app, admin, job).state == "committed"
+    assert count(app, "xlt_sample") == 0                     # the preview wrote nothing
+    job = commit(app, admin, job)
+    assert view(app, admin, job).state == "committed"
     assert 'data-testid="import-result"' in job_page(admin, job)
-    after = {importable(sample_app, SAMPLE, rid)["code"]: importable(sample_app, SAMPLE, rid)
-             for rid in ids(sample_app, "xlt_sample")}
+    after = {importable(app, SAMPLE, rid)["code"]: importable(app, SAMPLE, rid)
+             for rid in ids(app, "xlt_sample")}
     assert after == before
 
 
@@ -161,16 +139,16 @@ def test_round_trip_of_requisitions_adds_equal_records(app, item_ids):
     assert got == want
 
 
-def test_hand_made_file_with_labels_and_friendly_values(sample_app, admin):
+def test_hand_made_file_with_labels_and_friendly_values(app, admin):
     data = book_bytes(("样本", [
         ["Code", "名称", "kind", "金额", "Flag", "日期", "Item", "件数"],
         ["H-1", "手工一", "乙类", "12,345.60", "是", "2025/3/4", "WS-0001", 2.0],
         ["H-2", "手工二", "Alpha", 7, "no", datetime(2025, 1, 2), "WS-0002", None],
         [None, "", None, None, None, None, None, None],            # a blank row is skipped
     ]))
-    job = commit(sample_app, admin, job_of(sample_app, upload(admin, SAMPLE, data)))
-    assert view(sample_app, admin, job).state == "committed"
-    with services(sample_app).db.connect() as conn:
+    job = commit(app, admin, job_of(app, upload(admin, SAMPLE, data)))
+    assert view(app, admin, job).state == "committed"
+    with services(app).db.connect() as conn:
         rows = conn.execute(text("SELECT code, kind, amount, flag, day, qty FROM xlt_sample "
                                  "ORDER BY code")).all()
     assert [(r.code, r.kind, Decimal(str(r.amount)), bool(r.flag), str(r.day), r.qty)
@@ -180,7 +158,7 @@ def test_hand_made_file_with_labels_and_friendly_values(sample_app, admin):
 
 # ---------------------------------------------------------------- errors
 
-def test_preview_locates_every_row_error_and_writes_nothing(sample_app, admin):
+def test_preview_locates_every_row_error_and_writes_nothing(app, admin):
     data = book_bytes(
         ("Sample", [
             ["Code", "Title", "Kind", "Day", "Amount", "Item"],
@@ -193,9 +171,9 @@ def test_preview_locates_every_row_error_and_writes_nothing(sample_app, admin):
         ]),
         ("Parts", [["Main sheet row", "Item", "Count"],
                    [2, "WS-0002", "x"], [99, "WS-0002", 1]]))
-    numbering = count(sample_app, "yy_audit_event")
-    job = job_of(sample_app, upload(admin, SAMPLE, data))
-    state = view(sample_app, admin, job)
+    numbering = count(app, "yy_audit_event")
+    job = job_of(app, upload(admin, SAMPLE, data))
+    state = view(app, admin, job)
     assert state.state == "invalid" and state.total == 6
     located = {(e.sheet, e.row, e.column): e.message for e in state.errors}
     assert "zzz" in located[("Sample", 3, "C")].en
@@ -209,45 +187,45 @@ def test_preview_locates_every_row_error_and_writes_nothing(sample_app, admin):
     page = job_page(admin, job, query="?lang=en")
     assert 'data-testid="import-errors"' in page and 'data-testid="import-commit"' not in page
     assert "NO-SUCH" in page and 'data-row="5" data-column="F"' in page
-    assert count(sample_app, "xlt_sample") == 0
-    assert count(sample_app, "yy_audit_event") == numbering
+    assert count(app, "xlt_sample") == 0
+    assert count(app, "yy_audit_event") == numbering
     refused = admin[0].post(f"/imports/{job}/commit", data={"csrf_token": admin[1]})
     assert refused.status_code == 409
 
 
-def test_errors_are_paged(sample_app, admin):
+def test_errors_are_paged(app, admin):
     rows = [["code", "title", "kind"]] + [[f"P-{n}", f"t{n}", "bad"] for n in range(120)]
-    job = job_of(sample_app, upload(admin, SAMPLE, book_bytes(("s", rows))))
+    job = job_of(app, upload(admin, SAMPLE, book_bytes(("s", rows))))
     first = job_page(admin, job)
     assert first.count("<tr data-row=") == 50 and 'data-testid="pager-next"' in first
     last = job_page(admin, job, query="?page=3")
     assert last.count("<tr data-row=") == 20
 
 
-def test_commit_is_all_or_nothing(sample_app, admin):
+def test_commit_is_all_or_nothing(app, admin):
     data = book_bytes(("s", [["code", "title", "kind"], ["C-1", "one", "a"], ["C-2", "two", "b"],
                              ["C-3", "three", "a"]]))
-    job = job_of(sample_app, upload(admin, SAMPLE, data))
-    assert view(sample_app, admin, job).state == "ready"
+    job = job_of(app, upload(admin, SAMPLE, data))
+    assert view(app, admin, job).state == "ready"
     create(admin, SAMPLE, {"code": "C-2", "title": "taken meanwhile", "kind": "a"})
-    job = commit(sample_app, admin, job)
-    result = view(sample_app, admin, job)
+    job = commit(app, admin, job)
+    result = view(app, admin, job)
     assert result.state == "rejected" and result.created == 0
     assert [(e.row, e.column) for e in result.errors] == [(3, "A")]
-    assert count(sample_app, "xlt_sample") == 1
+    assert count(app, "xlt_sample") == 1
     page = job_page(admin, job)
     assert "已全部撤销" in page and 'data-testid="import-errors"' in page
 
 
-def test_rows_are_created_with_the_importers_permissions(sample_app):
-    client = user_with(sample_app, "imp.user", "xlt.importer")
+def test_rows_are_created_with_the_importers_permissions(app):
+    client = user_with(app, "imp.user", "xlt.importer")
     data = book_bytes(("s", [["code", "title", "kind", "item", "note"],
                              ["R-1", "one", "a", "WS-0001", "not for this user"]]))
-    job = job_of(sample_app, upload(client, SAMPLE, data))
+    job = job_of(app, upload(client, SAMPLE, data))
     assert "备注" in page_text(client[0].get(f"/imports/{job}"))   # listed as ignored
-    job = commit(sample_app, client, job)
-    assert view(sample_app, client, job).state == "committed"
-    with services(sample_app).db.connect() as conn:
+    job = commit(app, client, job)
+    assert view(app, client, job).state == "committed"
+    with services(app).db.connect() as conn:
         row = conn.execute(text("SELECT created_by, note FROM xlt_sample")).one()
     assert tuple(row) == ("imp.user", None)
 
@@ -302,8 +280,8 @@ _HOSTILE = {
 }
 
 
-def test_hostile_files_are_refused_with_a_4xx_page(sample_app, admin):
-    folder = sample_app.extensions[JOBS_KEY].directory
+def test_hostile_files_are_refused_with_a_4xx_page(app, admin):
+    folder = app.extensions[JOBS_KEY].directory
     for case, (data, words) in _HOSTILE.items():
         response = upload(admin, SAMPLE, data)
         assert response.status_code == 422, (case, page_text(response)[-2000:])
@@ -314,18 +292,18 @@ def test_hostile_files_are_refused_with_a_4xx_page(sample_app, admin):
             content_type="multipart/form-data"))
         assert words in english, (case, english[-2000:])
         assert not os.listdir(folder), case            # a refused upload is not kept
-    assert count(sample_app, "xlt_sample") == 0
+    assert count(app, "xlt_sample") == 0
 
 
-def test_a_small_dimension_claim_hides_no_row(sample_app, admin):
+def test_a_small_dimension_claim_hides_no_row(app, admin):
     rows = [["code", "title", "kind"], ["D-1", "one", "a"], ["D-2", "two", "b"]]
     data = _dimension(book_bytes(("s", rows)), "C3:C3")
-    job = job_of(sample_app, upload(admin, SAMPLE, data))
-    assert view(sample_app, admin, job).total == 2
+    job = job_of(app, upload(admin, SAMPLE, data))
+    assert view(app, admin, job).total == 2
 
 
-def test_size_and_row_limits(sample_app, admin):
-    sample_app.config.update(IMPORT_MAX_ROWS=5, IMPORT_MAX_BYTES=20_000)
+def test_size_and_row_limits(app, admin):
+    app.config.update(IMPORT_MAX_ROWS=5, IMPORT_MAX_BYTES=20_000)
     rows = [["code", "title", "kind"]] + [[f"L-{n}", "t", "a"] for n in range(6)]
     response = upload(admin, SAMPLE, book_bytes(("s", rows)))
     assert response.status_code == 422 and "最多 5 行数据" in page_text(response)
@@ -336,20 +314,20 @@ def test_size_and_row_limits(sample_app, admin):
     assert response.status_code == 400 and "请选择" in page_text(response)
 
 
-def test_upload_needs_the_import_grant_and_csrf(sample_app, admin):
-    creator = user_with(sample_app, "creator.user", "xlt.creator")
+def test_upload_needs_the_import_grant_and_csrf(app, admin):
+    creator = user_with(app, "creator.user", "xlt.creator")
     response = upload(creator, SAMPLE, book_bytes(("s", _GOOD)))
     assert response.status_code == 403
     response = admin[0].post(f"/records/{SAMPLE}/import", data={
         "file": (io.BytesIO(book_bytes(("s", _GOOD))), "x.xlsx")},
         content_type="multipart/form-data")
     assert response.status_code == 403
-    assert count(sample_app, "xlt_sample") == 0
+    assert count(app, "xlt_sample") == 0
 
 
 # ---------------------------------------------------------------- pages and jobs
 
-def test_import_page_renders_in_both_languages(sample_app, admin):
+def test_import_page_renders_in_both_languages(app, admin):
     page = page_text(admin[0].get(f"/records/{SAMPLE}/import"))
     for hook in ("import-file", "import-upload", "import-template"):
         assert f'data-testid="{hook}"' in page
@@ -359,22 +337,22 @@ def test_import_page_renders_in_both_languages(sample_app, admin):
     assert "Upload and preview" in english and "Parts" in english
 
 
-def test_jobs_belong_to_their_uploader(sample_app, admin):
-    job = job_of(sample_app, upload(admin, SAMPLE, book_bytes(("s", _GOOD))))
-    other = user_with(sample_app, "imp.user", "xlt.importer")
+def test_jobs_belong_to_their_uploader(app, admin):
+    job = job_of(app, upload(admin, SAMPLE, book_bytes(("s", _GOOD))))
+    other = user_with(app, "imp.user", "xlt.importer")
     for url in (f"/imports/{job}", f"/imports/{job}/progress"):
         assert other[0].get(url).status_code == 404
     assert other[0].post(f"/imports/{job}/commit",
                          data={"csrf_token": other[1]}).status_code == 404
     assert admin[0].get("/imports/not-a-job").status_code == 404
     assert admin[0].get(f"/imports/{'0' * 32}").status_code == 404
-    assert count(sample_app, "xlt_sample") == 0
-    job = commit(sample_app, admin, job)
-    assert view(sample_app, admin, job).created == 1
+    assert count(app, "xlt_sample") == 0
+    job = commit(app, admin, job)
+    assert view(app, admin, job).created == 1
 
 
-def test_progress_partial(sample_app, admin):
-    job = job_of(sample_app, upload(admin, SAMPLE, book_bytes(("s", _GOOD))))
+def test_progress_partial(app, admin):
+    job = job_of(app, upload(admin, SAMPLE, book_bytes(("s", _GOOD))))
     response = admin[0].get(f"/imports/{job}/progress", headers={"HX-Request": "true"})
     partial = page_text(response)
     assert response.status_code == 200 and response.headers["HX-Refresh"] == "true"
@@ -383,7 +361,7 @@ def test_progress_partial(sample_app, admin):
     assert "hx-trigger" not in partial and 'value="1"' in partial
     assert "HX-Refresh" not in admin[0].get(f"/imports/{job}/progress").headers
     running = JobView(job, SAMPLE, "x.xlsx", "previewing", 3, 10, 0, (), (), 0.0)
-    with sample_app.test_request_context(f"/imports/{job}"):
+    with app.test_request_context(f"/imports/{job}"):
         polled = render_template("_import_progress.html", job=running)
     assert f'hx-get="/imports/{job}/progress"' in polled
     assert 'hx-trigger="every 1s"' in polled and 'hx-swap="outerHTML"' in polled

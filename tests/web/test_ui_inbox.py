@@ -7,15 +7,8 @@ storekeeper → copied to chen.jing. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import pytest
-
 from ui_helpers import page_text
-from test_ui_detail import Hospital, cell, demo_hospital, detail_url, ids_of, token_of
-
-
-@pytest.fixture
-def hospital(database_url, tmp_path, monkeypatch):
-    yield from demo_hospital(database_url, tmp_path, monkeypatch)
+from ui_wf_helpers import Hospital, cell, detail_url, ids_of, token_of
 
 
 def _through_the_chain(hospital: Hospital) -> tuple[int, int]:

@@ -16,10 +16,16 @@ from yunying.app import services
 from yunying.platform import identity
 from ui_helpers import csrf_of, page_text
 from web_helpers import INSTALLER, ITEM, REQUISITION, AuthActions, ensure_user
-from wf_api_helpers import EXPENSE, act, make_wf_app, pending_task, people, submitted
+from wf_api_helpers import EXPENSE, act, pending_task, people, submitted
 
 LIST = f"/records/{REQUISITION}"
 PASSWORD = "list-page-secret-1"
+
+
+@pytest.fixture
+def app(bundled_app):
+    """The bundled packages in a database of this test's own (a copy)."""
+    return bundled_app
 
 
 def _requisition(client, **values) -> int:
@@ -245,13 +251,6 @@ def test_nobody_signed_in_is_sent_to_the_login_page(anon_client):
 
 
 # -- bulk approve --------------------------------------------------------------------------
-
-@pytest.fixture
-def wf_app(database_url, tmp_path):
-    application = make_wf_app(database_url, tmp_path / "instance")
-    yield application
-    services(application).close()
-
 
 def _person(app, code: str):
     """A browser session of a person of the wfapi fixture."""

@@ -25,6 +25,7 @@ from yunying.runtime.installer import install_packages
 from yunying.runtime.ui.list_filters import (
     error_target, filter_bar, page_params, parse_page_query,
 )
+from ui_db_helpers import module_database
 from ui_helpers import page_text
 from web_helpers import INSTALLER, AuthActions, make_app, token_client
 
@@ -196,11 +197,14 @@ def test_bar_leaves_out_what_the_user_may_not_read():
 
 # -- through the page -----------------------------------------------------------------------
 
-@pytest.fixture
-def orders(database_url, tmp_path):
+@pytest.fixture(scope="module")
+def orders(tmp_path_factory, _pg_worker_url):
     """An app with only the uibench package, three orders and the admin signed
-    in (session cookie): ``(client, {title: id}, {vendor code: id})``."""
-    app = make_app(database_url, tmp_path / "instance", install=False)
+    in (session cookie): ``(client, {title: id}, {vendor code: id})``, shared
+    by the module (its tests only read)."""
+    where = tmp_path_factory.mktemp("ui_list_filters")
+    app = make_app(module_database(where, _pg_worker_url, "uilistfilters"), where / "instance",
+                   install=False)
     install_packages(services(app).db, [str(UI_BENCH)], INSTALLER)
     api = token_client(app)
     vendors = {code: api.post("/api/v1/records/uibench.vendor",

@@ -1,72 +1,63 @@
 """Helpers of the generated-form tests (imported as a plain module).
 
-``form_app`` builds an app (shared by the tests of a module, over
-``module_database``; every test makes its own records) with the bundled
-packages, the demo hospital and the ``uiform`` fixture package
-(tests/fixtures/ui_form: a gadget with a field of every type and widget,
-lines, computed fields and form conditions). ``Browser`` signs a test
-client in with the session cookie (the staff UI's way; a demo person gets
-a password first) and keeps its CSRF token. ``Page`` reads the HTML a form
+``form_app`` gives a test module one app (its tests make their own
+records) over a copy of a database with the bundled packages, the demo
+hospital and the ``uiform`` fixture package (tests/fixtures/ui_form: a
+gadget with a field of every type and widget, lines, computed fields and
+form conditions), installed once a session (see ui_db_helpers.Templates).
+``Browser`` signs a test client in with the session cookie (the staff UI's
+way; a demo person gets a password first) and keeps its CSRF token. ``Page`` reads the HTML a form
 page answers with (elements by id, labels, wrappers) through the standard
 library's parser.
 """
 
 from __future__ import annotations
 
-import time
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import text
 
 from yunying.app import services
 from yunying.platform import identity
 from yunying.runtime.installer import bundled_package_paths, install_packages
-from web_helpers import ADMIN, ADMIN_PASSWORD, INSTALLER, AuthActions, ensure_user, make_app
+from ui_db_helpers import Templates, module_database
+from ui_helpers import copied_app
+from ui_wf_helpers import DEMO_PASSWORD
+from web_helpers import ADMIN, ADMIN_PASSWORD, INSTALLER, AuthActions, ensure_user
+
+__all__ = ["GADGET", "REQUISITION", "DEMO_PASSWORD", "module_database", "form_app",
+           "admin_browser",
+           "Browser", "Page", "item_ids", "count"]
 
 UI_FORM = Path(__file__).resolve().parents[1] / "fixtures" / "ui_form"
 GADGET = "uiform.gadget"
 REQUISITION = "materials.requisition"
-DEMO_PASSWORD = "Demo-secret-1"
 
 
-def module_database(tmp_path: Path, pg_worker_url: Any, name: str) -> str:
-    """An empty database for one test module's shared app: a SQLite file, or
-    on PostgreSQL a database of its own (``<worker db>_<name>``), so the
-    per-test schema resets of other modules on the same worker never touch it."""
-    if pg_worker_url is None:
-        return f"sqlite:///{tmp_path / 'yunying.db'}"
-    url = pg_worker_url.set(database=f"{pg_worker_url.database}_{name}"[:63])
-    admin = create_engine(pg_worker_url, isolation_level="AUTOCOMMIT")
-    for attempt in range(5):
-        try:
-            with admin.connect() as conn:
-                if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                {"n": url.database}).first() is None:
-                    conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-            break
-        except OperationalError:  # another CREATE DATABASE copying template1 right now
-            if attempt == 4:
-                raise
-            time.sleep(1)
-    admin.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url.render_as_string(hide_password=False)
+def install_form(app: Flask) -> None:
+    """The bundled packages with the demo data, and ``uiform``."""
+    install_packages(services(app).db, [*bundled_package_paths(), UI_FORM], INSTALLER,
+                     with_demo=True)
 
 
-def form_app(database_url: str, instance: Path) -> Flask:
-    app = make_app(database_url, instance, install=False)
-    db = services(app).db
-    install_packages(db, [*bundled_package_paths(), UI_FORM], INSTALLER, with_demo=True)
-    return app
+def form_app(ui_templates: Templates, tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """A form-test module's ``app`` fixture, one app for the module (its tests
+    make their own records): ``app = pytest.fixture(form_app, scope="module",
+    name="app")``."""
+    where = tmp_path_factory.mktemp(request.module.__name__)
+    with copied_app(ui_templates, "uiform", install_form, where) as app:
+        yield app
+
+
+def admin_browser(app: Flask) -> "Browser":
+    """The ``admin`` fixture of the form tests: the superuser's :class:`Browser`."""
+    return Browser(app)
 
 
 class Browser:

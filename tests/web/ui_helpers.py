@@ -8,17 +8,24 @@ session, read from the page the login leads to.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from yunying.app import services
 from yunying.platform import identity
-from web_helpers import ADMIN, ADMIN_PASSWORD, INSTALLER, ensure_user
+from ui_db_helpers import Templates
+from web_helpers import ADMIN, ADMIN_PASSWORD, INSTALLER, ensure_user, make_app
 
-__all__ = ["csrf_of", "page_text", "ui_login", "ui_client", "set_password", "LOGIN_URL"]
+__all__ = ["csrf_of", "page_text", "ui_login", "ui_client", "set_password", "LOGIN_URL",
+           "fast_passwords", "over", "copied_app"]
 
 LOGIN_URL = "/login"
 _HIDDEN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
@@ -65,3 +72,40 @@ def set_password(app: Flask, code: str, password: str) -> None:
     usable password) the password ``password``."""
     with services(app).db.begin(write=True) as conn:
         identity.set_password(conn, INSTALLER, code, password)
+
+
+@contextmanager
+def fast_passwords() -> Iterator[None]:
+    """Passwords hashed with one PBKDF2 round while inside (and checked as
+    fast later, the method being part of the hash): tests sign people in a lot."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(identity, "generate_password_hash",
+                      functools.partial(generate_password_hash, method="pbkdf2:sha256:1"))
+        yield
+
+
+@contextmanager
+def over(database_url: str, instance: Path, **config: Any) -> Iterator[Flask]:
+    """A testing app over ``database_url`` (migrated, nothing installed),
+    closed on leaving."""
+    app = make_app(database_url, instance, install=False, **config)
+    try:
+        yield app
+    finally:
+        services(app).close()
+
+
+@contextmanager
+def copied_app(templates: Templates, kind: str, install: Callable[[Flask], None],
+               where: Path, **config: Any) -> Iterator[Flask]:
+    """A testing app over a pristine copy of the ``kind`` database, which
+    ``install`` builds (once a session) on an app over an empty one; its
+    instance folder and SQLite file in ``where``. Passwords are hashed fast
+    while building and inside."""
+    def build(url: str, folder: Path) -> None:
+        with over(url, folder) as app:
+            install(app)
+
+    with fast_passwords(), templates.copy(kind, build, where) as url, \
+            over(url, where / "instance", **config) as app:
+        yield app

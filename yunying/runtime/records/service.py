@@ -9,7 +9,8 @@ consumed document number — even when the caller carries on.
 
 Formulas (default formulas, computed fields, rules — see ``derive``) run
 inside the savepoint before the row is written, so a failing rule leaves
-nothing behind either.
+nothing behind either. What a write would store and which fields a caller
+may change are described without writing by :mod:`.describe`.
 
 Workflow rules (:mod:`.workflow_rules`) add to the role permissions of the
 guard: field permissions per workflow state and approval node, the state
@@ -37,8 +38,7 @@ never as a raw database error.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping
 
 from marshmallow import ValidationError
@@ -55,8 +55,9 @@ from yunying.platform.numbering import format_number, next_value, period_key
 from yunying.runtime.access.fields import strip_record
 from yunying.runtime.access.scope import ScopeCompiler
 from yunying.runtime.access.policy import held_grants, unrestricted
-from yunying.runtime.records import audit_changes, checks, rows
+from yunying.runtime.records import audit_changes, checks, describe, rows
 from yunying.runtime.records.derive import derive
+from yunying.runtime.records.describe import FieldAccess, write_time
 from yunying.runtime.records.formulas import Clock
 from yunying.runtime.records.guard import Guard, OpenView, View
 from yunying.runtime.records.integrity import explain_integrity_error
@@ -72,15 +73,6 @@ from yunying.runtime.posting import Postings
 from yunying.runtime.registry import Registry
 
 __all__ = ["RecordService", "FieldAccess"]
-
-
-@dataclass(frozen=True)
-class FieldAccess:
-    """The fields (``field`` / ``child.field``) one caller may not see and may
-    not change on a create or an update (see :meth:`RecordService.field_access`)."""
-
-    hidden: frozenset[str] = frozenset()
-    read_only: frozenset[str] = frozenset()
 
 
 def _sanitized(action: str) -> Callable:
@@ -253,7 +245,7 @@ class RecordService:
         """
         plan = self._plan(entity)
         view = self._guard.view(conn, ctx, plan, "create")
-        now = _now(ctx)
+        now = write_time(ctx)
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=True, now=now, errors=errors)
@@ -291,7 +283,7 @@ class RecordService:
         plan = self._plan(entity)
         view, rid = self._updatable(conn, ctx, plan, record_id)
         view.refuse_hidden(data)
-        now = _now(ctx)
+        now = write_time(ctx)
         clock = Clock(now.date(), now)
         errors = ErrorBag()
         payload = clean_record(plan, data, creating=False, now=now, errors=errors)
@@ -331,54 +323,21 @@ class RecordService:
     def field_access(self, conn: Connection, ctx: Context, entity: str,
                      record_id: int | None = None) -> FieldAccess:
         """Which fields ``ctx`` may not see and may not change when creating
-        (``record_id`` None) or updating a record: role field permissions,
-        the workflow's state and node permissions, and the fields no client
-        writes (computed, numbering, workflow state). A child code in
-        ``read_only`` means its lines may not be added or removed.
+        (``record_id`` None) or updating a record (see :func:`.describe.field_access`).
 
         Raises PermissionDenied / NotFound like the write it describes."""
-        plan = self._plan(entity)
-        if record_id is None:
-            view = self._guard.view(conn, ctx, plan, "create")
-            hidden, locked = view.access()
-            restriction = self._flow.create_restriction(ctx, plan)
-            hidden, locked = hidden | restriction.hidden, locked | restriction.locked
-        else:
-            view, _ = self._updatable(conn, ctx, plan, record_id)
-            hidden, locked = view.access()
-        spec = plan.spec
-        system = {f.code for f in spec.fields if f.is_computed}
-        system |= {f"{c.code}.{f.code}" for c in spec.children for f in c.fields if f.is_computed}
-        system |= self._flow.state_fields(plan.entity)
-        if spec.numbering is not None:
-            system.add(spec.numbering.field)
-        return FieldAccess(frozenset(hidden), frozenset((locked | system) - hidden))
+        return describe.field_access(conn, ctx, self._plan(entity), self._guard, self._flow,
+                                     self._updatable, record_id)
 
     def preview(self, conn: Connection, ctx: Context, entity: str, data: Mapping[str, Any],
                 *, record_id: int | None = None) -> dict[str, Any]:
         """What creating (``record_id`` None) or updating with ``data`` would
-        store, without writing anything: ``{"values", "lines", "conditions",
-        "errors"}`` — the cleaned and derived values of the main row and of
-        each given child list, the form conditions' state per field, and the
-        problems found so far (database checks such as uniqueness are left to
-        the write). The staff UI's live form shows exactly this.
+        store, without writing anything (see :func:`.describe.preview`): the
+        staff UI's live form shows exactly this.
 
         Raises PermissionDenied / NotFound like the write it previews."""
-        plan = self._plan(entity)
-        rid = None
-        if record_id is None:
-            self._guard.view(conn, ctx, plan, "create")
-        else:
-            _, rid = self._updatable(conn, ctx, plan, record_id)
-        now = _now(ctx)
-        errors = ErrorBag()
-        payload = clean_record(plan, data, creating=rid is None, now=now, errors=errors)
-        states = derive(conn, plan, payload, errors, Clock(now.date(), now), record_id=rid)
-        problems = errors.failure(plan.label).details["fields"] if errors else {}
-        return {"values": dict(payload.values),
-                "lines": {code: [dict(line.values) for line in lines]
-                          for code, lines in payload.children.items()},
-                "conditions": states, "errors": problems}
+        return describe.preview(conn, ctx, self._plan(entity), self._guard, self._updatable,
+                                data, record_id=record_id)
 
     def _updatable(self, conn: Connection, ctx: Context, plan: EntityPlan,
                    record_id: Any) -> tuple[OpenView | View, int]:
@@ -497,10 +456,3 @@ class RecordService:
         if current is None:
             return no_record(plan, given)
         return StaleRecord(STALE, details={"current_version": current})
-
-
-def _now(ctx: Context) -> datetime:
-    now = ctx.now()
-    if now.tzinfo is not None:
-        now = now.astimezone(timezone.utc).replace(tzinfo=None)
-    return now
