@@ -31,7 +31,6 @@ import argparse
 import random
 import statistics
 import tempfile
-import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -46,6 +45,8 @@ from yunying.platform.access import ANY_DOMAIN, SUPERUSER_ROLE
 from yunying.platform.context import Context
 from yunying.platform.i18n import Text
 from yunying.runtime.installer import install_packages
+
+from support import signed_in, time_get
 
 ENTITY = "uibench.order"
 PACKAGE = Path(__file__).resolve().parent / "fixtures" / "ui_bench"
@@ -106,27 +107,6 @@ def _fill(app: Flask, rows: int) -> int:
     return rows
 
 
-def _signed_in(app: Flask) -> FlaskClient:
-    """A test client with a browser session of the benchmark's superuser."""
-    client = app.test_client()
-    token = client.get("/api/v1/session").get_json()["csrf_token"]
-    response = client.post("/api/v1/session", json={"code": ADMIN, "password": PASSWORD},
-                           headers={"X-CSRFToken": token})
-    if response.status_code != 200:
-        raise SystemExit(f"sign-in failed: {response.status_code} {response.get_data()[:300]}")
-    return client
-
-
-def _time(client: FlaskClient, url: str, repeat: int) -> float:
-    start = time.perf_counter()
-    for _ in range(repeat):
-        response = client.get(url)
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} → {response.status_code}: "
-                             f"{response.get_data(as_text=True)[:300]}")
-    return (time.perf_counter() - start) / repeat
-
-
 def _check(client: FlaskClient, list_url: str, api_url: str) -> None:
     """Both sides of the list case show the same 50 records."""
     page = client.get(list_url).get_data(as_text=True)
@@ -139,12 +119,12 @@ def _check(client: FlaskClient, list_url: str, api_url: str) -> None:
 
 def _measure(client: FlaskClient, ui: str, api: str, rounds: int,
              repeat: int) -> tuple[float, float, float]:
-    _time(client, ui, 3)  # warm both paths (templates compiled, caches filled)
-    _time(client, api, 3)
+    time_get(client, ui, 3)  # warm both paths (templates compiled, caches filled)
+    time_get(client, api, 3)
     ui_times, api_times, ratios = [], [], []
     for round_no in range(rounds):
         pair = (ui, api) if round_no % 2 == 0 else (api, ui)
-        first, second = (_time(client, url, repeat) for url in pair)
+        first, second = (time_get(client, url, repeat) for url in pair)
         u, a = (first, second) if round_no % 2 == 0 else (second, first)
         ui_times.append(u)
         api_times.append(a)
@@ -163,7 +143,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="yy-bench-ui-")
     app = _prepare(args.database_url or f"sqlite:///{tmp}/bench.db", tmp)
     record = _fill(app, max(args.rows, 50))
-    client = _signed_in(app)
+    client = signed_in(app, ADMIN, PASSWORD)
     list_url = f"/records/{ENTITY}"
     api_list = f"/api/v1/records/{ENTITY}?sort=-placed_on,-id&page_size=50"
     _check(client, list_url, api_list)

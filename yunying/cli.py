@@ -22,7 +22,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from yunying.app import create_app, services
 from yunying.cli_access import add_user_commands
 from yunying.cli_support import cli_context as _ctx, fail as _fail
+from yunying.cli_indicators import indicators_group
 from yunying.cli_org import org_group
+from yunying.cli_generate import generate_command, run_demo_generators
 from yunying.cli_workflow import workflow_group
 from yunying.cli_setup import (
     ADMIN_NAME, DEMO_ADMIN, administrators, create_first_admin, ensure_demo_admin,
@@ -224,6 +226,8 @@ def user_token_command(code: str, name: str, days: int) -> None:
 
 cli.add_command(org_group)  # yunying org …
 cli.add_command(workflow_group)  # yunying workflow …
+cli.add_command(indicators_group)  # yunying indicators …
+cli.add_command(generate_command)  # yunying generate PKG.CODE
 
 
 @cli.command("serve")
@@ -254,6 +258,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     migrate.upgrade(db)
     click.echo("[2/3] installing bundled packages with demo data")
     _install(bundled_package_paths(), with_demo=True)
+    run_demo_generators()  # synthetic data of the bundled packages' generators
     _demo_login()
     if no_serve:
         return

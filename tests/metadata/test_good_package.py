@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import pytest
 
-from yunying.metadata.builder import package_from_documents
+from yunying.metadata.builder import DOCUMENT_KINDS, package_from_documents
 from yunying.metadata.loader import load_package, load_packages, read_package_files
 from yunying.metadata.spec import (
     ChildSpec, DictionaryItemSpec, EntitySpec, FieldSpec, IndexSpec, NumberingSpec,
@@ -147,8 +147,9 @@ def test_seed_key_of_another_packages_entity_is_resolved(loaded):
 def test_documents_are_read_only_json_and_rebuild_the_same_spec(loaded):
     clinic = loaded["clinic"]
     docs = clinic.documents
-    assert set(docs) == {"package", "entity", "dictionary", "seed", "demo", "role", "org",
-                         "workflow", "posting"}
+    assert set(docs) == {"package", *DOCUMENT_KINDS}
+    assert {"entity", "dictionary", "seed", "demo", "role", "org", "workflow", "posting",
+            "indicator"} <= set(DOCUMENT_KINDS)
     assert list(docs["entity"]) == ["room", "visit"]
     assert list(docs["seed"]) == ["seed/room.yaml"] and list(docs["demo"]) == ["demo/visit.yaml"]
     with pytest.raises(TypeError):

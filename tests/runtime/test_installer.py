@@ -32,7 +32,8 @@ def _versions(db) -> int:
 def test_bundled_packages_install_with_tables_dictionaries_and_seeds(db):
     report = install_packages(db, bundled_package_paths(), CTX)
     assert report.applied
-    assert report.actions == {"base": "install", "finance": "install", "materials": "install"}
+    assert report.actions == {"base": "install", "finance": "install", "materials": "install",
+                              "performance": "install"}
     tables = set(inspect(db.engine).get_table_names())
     assert {"materials_item", "materials_requisition", "materials_requisition__lines",
             "materials_supplier", "materials_consumption"} <= tables
@@ -42,7 +43,8 @@ def test_bundled_packages_install_with_tables_dictionaries_and_seeds(db):
         codes = [i.code for i in list_items(conn, "base.uom")]
         installed = {p.code: p.version for p in MetadataStore().installed(conn)}
     assert "box" in codes
-    assert installed == {"base": "1.1.0", "finance": "1.0.0", "materials": "1.4.0"}
+    assert installed == {"base": "1.1.0", "finance": "1.0.0", "materials": "1.4.0",
+                         "performance": "1.0.0"}
 
 
 def test_demo_rows_load_only_when_asked_and_get_numbers(db):
@@ -64,7 +66,7 @@ def test_reinstall_is_idempotent(db):
             "SELECT code, version FROM materials_item ORDER BY code")).all()
     report = install_packages(db, bundled_package_paths(), CTX, with_demo=True)
     assert report.actions == {"base": "reinstall", "finance": "reinstall",
-                              "materials": "reinstall"}
+                              "materials": "reinstall", "performance": "reinstall"}
     assert report.plan.ops == ()
     with db.connect() as conn:
         after = conn.execute(text(

@@ -8,8 +8,11 @@ from web_helpers import REQUISITION, error_of
 def test_entity_list_names_every_installed_entity(client):
     body = client.get("/api/v1/meta/entities").get_json()
     by_code = {e["code"]: e for e in body["items"]}
+    performance = {f"performance.{code}" for code in (
+        "outpatient_visit", "discharge", "surgery", "revenue_line", "expense_line",
+        "staff_count", "bed_count", "balance_sheet")}
     assert set(by_code) == {"materials.item", REQUISITION, "materials.supplier",
-                            "materials.consumption"}
+                            "materials.consumption"} | performance
     requisition = by_code[REQUISITION]
     assert requisition["package"] == "materials"
     assert requisition["name"] == {"zh-CN": "领用申请单", "en": "Material requisition"}
@@ -52,7 +55,8 @@ def test_entity_description_is_complete(client):
 def test_packages_and_versions(client):
     items = client.get("/api/v1/meta/packages").get_json()["items"]
     assert [(p["code"], p["version"]) for p in items] == [
-        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.4.0")]
+        ("base", "1.1.0"), ("finance", "1.0.0"), ("materials", "1.4.0"),
+        ("performance", "1.0.0")]
     assert items[2]["name"]["en"] == "Materials management"
     assert items[0]["installed_by"] == "tester"
 

@@ -12,12 +12,22 @@ from yunying.app import services
 from yunying.runtime.api.auth import attach_user
 from yunying.runtime.ui.navigation import layout_values
 from web_helpers import ADMIN, INSTALLER, ensure_user
-from wf_api_helpers import make_wf_app, people, submitted
+from wf_api_helpers import people, submitted
 from ui_helpers import page_text, set_password, ui_client
 
 PASSWORD = "user-secret-1"
 ALL_MATERIALS = ["materials.consumption", "materials.requisition", "materials.item",
                  "materials.supplier"]
+ALL_PERFORMANCE = [f"performance.{code}" for code in (
+    "discharge", "outpatient_visit", "surgery",             # 医疗业务数据
+    "balance_sheet", "expense_line", "revenue_line",        # 收支与资产
+    "bed_count", "staff_count")]                            # 人员与床位
+
+
+@pytest.fixture
+def app(bundled_app):
+    """The bundled packages in a database of this test's own (a copy)."""
+    return bundled_app
 
 
 def _user_with_role(app, code: str, role: str | None) -> None:
@@ -43,8 +53,10 @@ def test_nobody_is_sent_to_the_login_page(app, anon_client):
 def test_the_superuser_sees_every_entity_grouped_by_menu(app):
     client, _ = ui_client(app)
     html = page_text(client.get("/"))
-    assert _nav_links(html) == ALL_MATERIALS
-    assert _home_links(html) == ALL_MATERIALS
+    # the dashboards first (the superuser may view indicators), then every
+    # package's entities by menu order
+    assert _nav_links(html) == ["dashboards", *ALL_MATERIALS, *ALL_PERFORMANCE]
+    assert _home_links(html) == [*ALL_MATERIALS, *ALL_PERFORMANCE]
     # menus in their declared order, each under the package's domain
     assert html.index("业务单据") < html.index("目录与供应商")
     assert 'data-testid="home-domain-materials"' in html and "<h2>物资管理</h2>" in html
@@ -97,13 +109,6 @@ def test_layout_values_for_a_restricted_user(app):
         {"code": "catalogue", "label": "目录与供应商", "entities": [
             {"code": "materials.item", "label": "物资", "url": "/records/materials.item"}]},
     ]}]
-
-
-@pytest.fixture
-def wf_app(database_url, tmp_path):
-    application = make_wf_app(database_url, tmp_path / "wf")
-    yield application
-    services(application).close()
 
 
 def test_pending_and_copies_are_counted_and_linked(wf_app):

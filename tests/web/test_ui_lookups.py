@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from yunying.app import services
-from ui_form_helpers import GADGET, REQUISITION, Browser, form_app, module_database
+from ui_form_helpers import GADGET, REQUISITION, Browser, admin_browser, form_app
 from web_helpers import AuthActions
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, _pg_worker_url):
-    where = tmp_path_factory.mktemp("ui_lookups")
-    application = form_app(module_database(where, _pg_worker_url, "uilookup"), where / "instance")
-    yield application
-    services(application).close()
-
-
-@pytest.fixture(scope="module")
-def admin(app) -> Browser:
-    return Browser(app)
+#: one app for the module: every test makes its own records
+app = pytest.fixture(form_app, scope="module", name="app")
+admin = pytest.fixture(admin_browser, scope="module", name="admin")
 
 
 def _items(browser: Browser, url: str) -> list[dict]:
@@ -79,7 +70,9 @@ def test_users_by_code_or_name_in_the_page_language(admin):
 
 
 def test_units_valid_today_by_code_or_name(admin):
-    assert [i["value"] for i in _items(admin, "/lookup/units?q=card")] == ["CARD", "CARD-W1"]
+    # CTSU (心胸外科, the performance package's demo) is "Cardiothoracic surgery"
+    assert [i["value"] for i in _items(admin, "/lookup/units?q=card")] == [
+        "CARD", "CARD-W1", "CTSU"]
     assert _items(admin, "/lookup/units?q=心内一") == [
         {"value": "CARD-W1", "text": "心内一病区 (CARD-W1)"}]
     assert len(_items(admin, "/lookup/units?limit=50")) >= 12

@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterable, Mapping
 from yunying.metadata.convert import optional_text as _optional_text
 from yunying.metadata.convert import text as _text
 from yunying.metadata.convert import to_date
+from yunying.metadata.generators import generator_from_document
+from yunying.metadata.indicators import indicator_from_document
 from yunying.metadata.org_data import org_from_document
 from yunying.metadata.roles import role_from_document
 from yunying.metadata.views import (
@@ -52,7 +54,8 @@ __all__ = [
 
 #: the kinds of ``PackageSpec.documents`` besides the manifest ("package");
 #: seed, demo and org documents are keyed by file, the others by code.
-DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo", "role", "org", "workflow", "posting")
+DOCUMENT_KINDS = ("entity", "dictionary", "seed", "demo", "role", "org", "workflow", "posting",
+                  "indicator", "generator")
 MONEY_PRECISION = 18
 MONEY_SCALE = 2
 
@@ -70,7 +73,7 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
     ``documents`` = ``{"package": manifest, "entity": {code: doc},
     "dictionary": {code: doc}, "seed": {file: doc}, "demo": {file: doc},
     "role": {code: doc}, "org": {file: doc}, "workflow": {code: doc},
-    "posting": {code: doc}}`` (kinds may be left out).
+    "posting": {code: doc}, "indicator": {code: doc}}`` (kinds may be left out).
     """
     manifest = documents["package"]
     code = manifest["code"]
@@ -100,6 +103,10 @@ def package_from_documents(documents: Mapping[str, Any], *, checksum: str = "") 
         postings=tuple(posting_from_document(code, doc)
                        for doc in documents.get("posting", {}).values()),
         menus=tuple(menu_from_document(m) for m in manifest.get("menus", ())),
+        indicators=tuple(indicator_from_document(code, item, doc)
+                         for item, doc in documents.get("indicator", {}).items()),
+        generators=tuple(generator_from_document(code, doc)
+                         for doc in documents.get("generator", {}).values()),
         documents=freeze_documents(documents),
     )
 
@@ -139,6 +146,7 @@ def entity_from_document(package: str, doc: Mapping[str, Any]) -> EntitySpec:
         numbering=_numbering(numbering) if numbering else None,
         org_dimension=doc.get("org_dimension"),
         date_dimension=doc.get("date_dimension"),
+        person_dimension=doc.get("person_dimension"),
         title_field=doc.get("title_field"),
         key_field=doc.get("key_field"),
         search_fields=tuple(doc.get("search_fields", ())),

@@ -4,11 +4,13 @@ After every file has passed its JSON Schema, these checks look across files
 and packages: duplicate codes, references to unknown entities, dictionaries
 and fields, undeclared or unsatisfied requirements, reserved field codes,
 defaults that do not fit their field, invalid patterns, numbering rules and
-dimensions, dictionary parents, seed rows naming unknown fields, rule
-codes and fields, the reserved package code ``platform``; then the checks of
+dimensions (org, date, person), dictionary parents, seed rows naming unknown
+fields, rule codes and fields, the reserved package code ``platform``; then
+the checks of
 roles (:mod:`yunying.metadata.roles`), workflows
 (:mod:`yunying.metadata.workflow_check`, :mod:`yunying.metadata.chain_check`),
-posting rules (:mod:`yunying.metadata.posting_check`) and org data
+posting rules (:mod:`yunying.metadata.posting_check`), indicators
+(:mod:`yunying.metadata.indicator_check`) and org data
 (:mod:`yunying.metadata.org_check`), which report through the same
 :class:`Checker`. Each finding is an :class:`Issue` located by file, JSON
 path and line; nothing stops at the first.
@@ -25,6 +27,7 @@ from yunying.metadata.builder import (
     RESETS, default_problem, finest_reset, numbering_tokens, rendered_length,
     sequence_width,
 )
+from yunying.metadata.indicator_check import check_indicators
 from yunying.metadata.issues import Issue
 from yunying.metadata.org_check import check_org, visible_trees
 from yunying.metadata.org_data import OrgDirectory
@@ -71,6 +74,8 @@ class PackageSources:
     org: Mapping[str, Source] = field(default_factory=dict)     # by file
     workflows: Mapping[str, Source] = field(default_factory=dict)
     postings: Mapping[str, Source] = field(default_factory=dict)
+    indicators: Mapping[str, Source] = field(default_factory=dict)
+    generators: Mapping[str, Source] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ def check_package(spec: PackageSpec, sources: PackageSources, known: Known) -> l
     check_roles(check, sources.roles, trees)
     check_workflows(check, sources.workflows, trees)
     check_postings(check, sources.postings)
+    check_indicators(check, sources.indicators)
     for seed in (*spec.seeds, *spec.demo):
         check.seed(seed.entity, sources.seeds[seed.file])
     check_org(check, sources.org, directory)
@@ -321,7 +327,9 @@ class Checker:
                  "the org dimension must be an org_unit field"),
                 ("date_dimension", spec.date_dimension, _DATE_TYPES,
                  "日期维度应为 date 或 datetime 字段",
-                 "the date dimension must be a date or datetime field")):
+                 "the date dimension must be a date or datetime field"),
+                ("person_dimension", spec.person_dimension, ("user",),
+                 "人员维度应为 user 字段", "the person dimension must be a user field")):
             if code is None:
                 continue
             found = self.known_field(spec, source, f"$.{key}", code)

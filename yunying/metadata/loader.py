@@ -45,11 +45,12 @@ __all__ = ["load_package", "load_packages", "read_package_files", "package_check
 MANIFEST = "package.yaml"
 #: folder → kind of the YAML files directly inside it, in loading order
 #: (roles name entities and dictionaries; workflows name entities, roles and
-#: posting rules; org data names roles).
+#: posting rules; indicators name entities and other indicators; org data
+#: names roles).
 FOLDERS: Mapping[str, str] = MappingProxyType({
     "dictionaries": "dictionary", "entities": "entity", "roles": "role",
-    "workflows": "workflow", "posting": "posting", "seed": "seed",
-    "demo": "demo", "org": "org"})
+    "workflows": "workflow", "posting": "posting", "indicators": "indicator",
+    "generators": "generator", "seed": "seed", "demo": "demo", "org": "org"})
 #: kinds whose files are keyed by path (the others by their ``code``).
 _BY_FILE = ("seed", "demo", "org")
 #: a zip member larger than this (uncompressed) is refused.
@@ -64,7 +65,8 @@ class Finding:
     """A problem a package check found, located in one of the package's documents.
 
     ``kind`` is the document kind (``package``, ``entity``, ``dictionary``,
-    ``role``, ``workflow``, ``posting``, ``seed``, ``demo`` or ``org``),
+    ``role``, ``workflow``, ``posting``, ``indicator``, ``seed``, ``demo`` or
+    ``org``),
     ``item`` its code (the file for seed, demo and org), ``path`` the JSON
     path in it (``$.fields[3].formula``).
     """
@@ -151,7 +153,8 @@ class _Parsed:
             "package": {sources.code: sources.manifest},
             "entity": sources.entities, "dictionary": sources.dictionaries,
             "role": sources.roles, "seed": sources.seeds, "demo": sources.seeds,
-            "org": sources.org, "workflow": sources.workflows, "posting": sources.postings}
+            "org": sources.org, "workflow": sources.workflows, "posting": sources.postings,
+            "indicator": sources.indicators, "generator": sources.generators}
         source = documents.get(finding.kind, {}).get(finding.item)
         if source is None:  # an item the package lacks: the manifest stands for it
             return sources.manifest.issue(finding.code, "$", finding.message,
@@ -199,7 +202,7 @@ def _validated(raw: bytes, file: str, kind: str, checker: SchemaChecker,
     if isinstance(code, str) and kind == "package":
         result.broken_code = code
     elif isinstance(code, str) and kind in ("entity", "dictionary", "role", "workflow",
-                                            "posting"):
+                                            "posting", "indicator"):
         result.broken_items.add((kind, code))  # qualified once the package code is known
     elif kind == "org":
         result.broken_org = True
@@ -220,7 +223,8 @@ def _build(result: _Parsed, valid: Mapping[str, list[Source]], checksum: str) ->
     result.broken_items = {(kind, qualify(code, item)) for kind, item in result.broken_items}
     result.sources = PackageSources(
         code, manifest, kept["entity"], kept["dictionary"], {**kept["seed"], **kept["demo"]},
-        kept["role"], kept["org"], kept["workflow"], kept["posting"])
+        kept["role"], kept["org"], kept["workflow"], kept["posting"], kept["indicator"],
+        generators=kept["generator"])
     result.spec = package_from_documents({
         "package": manifest.data,
         **{kind: {key: s.data for key, s in sources.items()} for kind, sources in kept.items()},

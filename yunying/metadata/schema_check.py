@@ -39,6 +39,8 @@ KINDS: Mapping[str, str] = {
     "org": "org.schema.json",
     "workflow": "workflow.schema.json",
     "posting": "posting.schema.json",
+    "indicator": "indicator.schema.json",
+    "generator": "generator.schema.json",
 }
 _COMMON = "common.schema.json"
 
@@ -137,10 +139,19 @@ def _listing(values: Iterable[Any]) -> str:
 
 def _missing(error: ValidationError, key: str) -> Text:
     kind = error.instance.get("type") if isinstance(error.instance, dict) else None
+    if "else" in error.absolute_schema_path and key in _EXCLUSIVE:
+        return Text(f"缺少必填键 {key}：{_CHOICE.zh}", f"missing required key {key!r}: {_CHOICE.en}")
     if "then" in error.absolute_schema_path and isinstance(kind, str):
         return Text(f"类型为 {kind} 的字段必须有 {key}",
                     f"missing required key {key!r} (fields of type {kind} need it)")
     return Text(f"缺少必填键 {key}", f"missing required key {key!r}")
+
+
+#: keys that exclude another key of the same object (indicator versions:
+#: one formula, or a numerator and a denominator).
+_EXCLUSIVE: Mapping[str, str] = {"numerator": "formula", "denominator": "formula"}
+_CHOICE = Text("写一个 formula，或者同时写 numerator 和 denominator",
+               "write one formula, or a numerator and a denominator")
 
 
 def _extra_keys(error: ValidationError) -> list[str]:
@@ -161,6 +172,10 @@ def _not_applicable(parts: list[str | int], key: str, root: Any) -> Text:
     for part in parts:
         parent = parent[part]
     kind = parent.get("type") if isinstance(parent, dict) else None
+    if key in _EXCLUSIVE:
+        other = _EXCLUSIVE[key]
+        return Text(f"有 {other} 时不能再有 {key}：{_CHOICE.zh}",
+                    f"{key!r} cannot go with {other!r}: {_CHOICE.en}")
     return Text(f"类型为 {kind} 的字段不能有 {key}",
                 f"{key!r} does not apply to fields of type {kind}")
 

@@ -14,6 +14,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from yunying.metadata.generators import GeneratorSpec
+from yunying.metadata.indicators import IndicatorSpec
 from yunying.metadata.views import FormSpec, ListViewSpec, MenuSpec
 from yunying.metadata.workflow_spec import PostingRuleSpec, WorkflowSpec
 from yunying.platform.i18n import Text
@@ -188,6 +190,9 @@ class EntitySpec:
     numbering: NumberingSpec | None = None
     org_dimension: str | None = None
     date_dimension: str | None = None
+    #: the ``user`` field naming the person a row counts for (the doctor):
+    #: indicators drill down to persons by it
+    person_dimension: str | None = None
     title_field: str | None = None
     #: the natural key (a unique code field): seed rows are upserted by it and
     #: seed/demo files refer to rows of this entity by its value.
@@ -268,7 +273,7 @@ class Requirement:
 ENTITY_ACTIONS = ("read", "create", "update", "delete", "submit", "approve",
                   "export", "import")
 #: what a role may do to the platform itself.
-PLATFORM_ACTIONS = ("design", "manage_packages", "manage_users")
+PLATFORM_ACTIONS = ("design", "manage_packages", "manage_users", "view_indicators")
 #: which records a grant reaches: every record; those of the user's own org
 #: units; those of the user's units and their descendants in ``tree``; those
 #: the user created; those matching a formula ``filter``.
@@ -407,6 +412,10 @@ class PackageSpec:
     postings: tuple[PostingRuleSpec, ...] = ()
     #: navigation groups of the package (domain → menu → entity)
     menus: tuple[MenuSpec, ...] = ()
+    #: indicators (指标) with their versioned formulas and 统计口径
+    indicators: tuple[IndicatorSpec, ...] = ()
+    #: synthetic data generators (docs/generator.md)
+    generators: tuple[GeneratorSpec, ...] = ()
     #: the validated documents per kind, keyed by item code — what the
     #: metadata store persists and rebuilds specs from.
     documents: Mapping[str, Mapping[str, Any]] = field(
@@ -426,6 +435,13 @@ class PackageSpec:
 
     def posting(self, code: str) -> PostingRuleSpec | None:
         return _find(self.postings, code)
+
+    def indicator(self, code: str) -> IndicatorSpec | None:
+        """The indicator by local code (or by this package's qualified code)."""
+        package, _, local = code.rpartition(".")
+        if package and package != self.code:
+            return None
+        return _find(self.indicators, local)
 
 
 def _find(items, code):

@@ -2,9 +2,9 @@
 
 Installed packages live in the platform tables as their validated JSON
 documents: one ``yy_metadata_item`` row per manifest, entity, dictionary,
-role, seed, demo, org, workflow and posting file (layer ``package``), one
-``yy_metadata_version`` row per publish with who, when, a diff and the
-schema plan, and one ``yy_package`` row per package with its current
+role, seed, demo, org, workflow, posting and indicator file (layer
+``package``), one ``yy_metadata_version`` row per publish with who, when, a
+diff and the schema plan, and one ``yy_package`` row per package with its current
 version. Specs are rebuilt from the stored documents with the same builder
 the loader uses, so they compare equal.
 Rows of layer ``local`` (the hospital's overlay) are never touched here.

@@ -19,7 +19,7 @@ __all__ = [
     "user", "api_token", "casbin_rule", "access_state",
     "audit_event", "web_session", "address_throttle",
     "wf_definition", "wf_instance", "wf_task", "wf_event", "wf_request", "wf_delegation",
-    "notification", "journal_entry", "journal_line",
+    "notification", "journal_entry", "journal_line", "indicator_value",
 ]
 
 PLATFORM_PREFIX = "yy_"
@@ -462,4 +462,26 @@ journal_line = Table(
     Column("memo", String(300)),
     Index("ix_yy_journal_line_entry", "entry_id", "line_no"),
     Index("ix_yy_journal_line_account", "account"),
+)
+
+
+#: computed indicator values (the dashboards' snapshot), one row per indicator,
+#: tree, period, unit and person ('' = the unit's total); ``version`` is the
+#: indicator version that computed it, ``computed_at`` when.
+indicator_value = Table(
+    "yy_indicator_value", platform_metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("indicator", String(100), nullable=False),     # qualified code
+    Column("tree", String(64), nullable=False),
+    Column("period", String(16), nullable=False),         # 2025-03, 2025-Q1, 2025-H1, 2025
+    Column("period_kind", String(16), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("person", String(64), nullable=False, default=""),
+    Column("version", Integer, nullable=False),
+    Column("value", Numeric(38, 10)),
+    Column("numerator", Numeric(38, 10)),
+    Column("denominator", Numeric(38, 10)),
+    Column("computed_at", DateTime, nullable=False),
+    UniqueConstraint("indicator", "tree", "period", "unit", "person",
+                     name="uq_yy_indicator_value_key"),
 )

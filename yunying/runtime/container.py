@@ -2,9 +2,10 @@
 
 One :class:`Services` per Flask app, kept in ``app.extensions["yunying"]``.
 It holds the database and hands out the current :class:`Registry`,
-:class:`RecordService` and :class:`WorkflowEngine` (with the app's
-:class:`Notifier`); when another process (the CLI) installs a package the
-metadata version in the database moves on and the next request rebuilds them.
+:class:`RecordService`, :class:`WorkflowEngine` (with the app's
+:class:`Notifier`) and :class:`IndicatorEngine`; when another process (the
+CLI) installs a package the metadata version in the database moves on and the
+next request rebuilds them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from yunying.platform.access import AccessControl
 from yunying.platform.database import Database
 from yunying.platform.notifications import Notifier
 from yunying.runtime.formula import sql_functions
+from yunying.runtime.indicators.compute import IndicatorEngine
 from yunying.runtime.records import RecordService
 from yunying.runtime.registry import Registry
 from yunying.runtime.workflow.engine import WorkflowEngine
@@ -34,6 +36,7 @@ class Runtime:
     registry: Registry
     records: RecordService
     workflow: WorkflowEngine
+    indicators: IndicatorEngine
 
 
 class Services:
@@ -65,7 +68,8 @@ class Services:
                     self.store.installed(conn), metadata_version=version)
                 records = RecordService(registry)
                 current = Runtime(registry, records,
-                                  WorkflowEngine(registry, records, self.notifier))
+                                  WorkflowEngine(registry, records, self.notifier),
+                                  IndicatorEngine(registry, self.db.dialect))
                 self._runtime = current
             return current
 

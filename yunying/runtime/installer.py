@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection
 
+from yunying.metadata.indicator_history import changed_versions
 from yunying.metadata.issues import Issue
 from yunying.metadata.loader import load_packages
 from yunying.metadata.spec import DictionarySpec, OrgDataSpec, PackageSpec, SeedSpec
@@ -100,6 +101,7 @@ def install_packages(db: Database, paths: Sequence[str | os.PathLike], ctx: Cont
         say(f"loading {len(paths)} package(s)")
         packages = load_packages(paths, installed=installed, checks=FORMULA_CHECKS)
         actions = _actions(packages, before)
+        _refuse_changed_indicators(packages, installed)
         merged = {**installed, **{p.code: p for p in packages}}
         registry = Registry.from_packages(merged.values())
         say("planning the schema sync")
@@ -173,6 +175,16 @@ def _actions(packages: Iterable[PackageSpec], versions: Mapping[str, str]) -> di
     if issues:
         raise InvalidPackage(issues)
     return actions
+
+
+def _refuse_changed_indicators(packages: Iterable[PackageSpec],
+                               installed: Mapping[str, PackageSpec]) -> None:
+    """Published indicator versions must come back unchanged (see
+    :mod:`yunying.metadata.indicator_history`)."""
+    issues = [issue for spec in packages if spec.code in installed
+              for issue in changed_versions(installed[spec.code], spec)]
+    if issues:
+        raise InvalidPackage(issues)
 
 
 def _seeds(packages: Iterable[PackageSpec], actions: Mapping[str, str],

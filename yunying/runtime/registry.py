@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
+from yunying.metadata.indicators import IndicatorSpec
 from yunying.metadata.spec import DictionarySpec, EntitySpec, PackageSpec, RoleSpec
 from yunying.runtime.entity.tables import EntityModel, EntityTables, build_model
 
@@ -24,6 +25,9 @@ class Registry:
     model: EntityModel
     metadata_version: int = 0
     roles: Mapping[str, RoleSpec] = field(default_factory=lambda: MappingProxyType({}))
+    #: qualified code (``performance.avg_los``) → indicator
+    indicators: Mapping[str, IndicatorSpec] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_packages(cls, packages: Iterable[PackageSpec], *,
@@ -32,6 +36,7 @@ class Registry:
         entities = {e.qualified_code: e for p in pkgs.values() for e in p.entities}
         dictionaries = {d.qualified_code: d for p in pkgs.values() for d in p.dictionaries}
         roles = {r.qualified_code: r for p in pkgs.values() for r in p.roles}
+        indicators = {i.qualified_code: i for p in pkgs.values() for i in p.indicators}
         return cls(
             packages=MappingProxyType(pkgs),
             entities=MappingProxyType(entities),
@@ -39,6 +44,7 @@ class Registry:
             model=build_model(entities.values()),
             metadata_version=metadata_version,
             roles=MappingProxyType(roles),
+            indicators=MappingProxyType(indicators),
         )
 
     def entity(self, qualified_code: str) -> EntitySpec | None:
@@ -52,3 +58,7 @@ class Registry:
 
     def role(self, qualified_code: str) -> RoleSpec | None:
         return self.roles.get(qualified_code)
+
+    def indicator(self, qualified_code: str) -> IndicatorSpec | None:
+        """The indicator by its qualified code (``performance.avg_los``)."""
+        return self.indicators.get(qualified_code)

@@ -20,6 +20,7 @@ CONTRACT = {
              "STARTSWITH", "ENDSWITH", "SUBSTITUTE"},
     "date": {"TODAY", "NOW", "DATE", "YEAR", "MONTH", "DAY", "QUARTER", "DAYS", "DATEADD", "EOMONTH"},
     "aggregate": {"SUM", "AVG", "COUNT", "COUNTDISTINCT"},
+    "period": {"PREV", "LASTYEAR", "YTD"},
 }
 
 
@@ -49,7 +50,7 @@ def test_the_catalogue_is_frozen() -> None:
     ("ENDSWITH", 2, 2), ("SUBSTITUTE", 3, 3), ("TODAY", 0, 0), ("NOW", 0, 0), ("DATE", 1, 3),
     ("YEAR", 1, 1), ("MONTH", 1, 1), ("DAY", 1, 1), ("QUARTER", 1, 1), ("DAYS", 2, 2),
     ("DATEADD", 3, 3), ("EOMONTH", 2, 2), ("SUM", 1, 2), ("AVG", 1, 2), ("COUNT", 1, 2),
-    ("COUNTDISTINCT", 1, 2),
+    ("COUNTDISTINCT", 1, 2), ("PREV", 1, 2), ("LASTYEAR", 1, 1), ("YTD", 1, 1),
 ])
 def test_arity(name: str, low: int, high: int | None) -> None:
     spec = FUNCTIONS[name]

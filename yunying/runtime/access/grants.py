@@ -48,6 +48,7 @@ _PLATFORM_LABELS = {
     "design": Text("设计表单与流程", "design forms and workflows"),
     "manage_packages": Text("管理配置包", "manage packages"),
     "manage_users": Text("管理用户与角色", "manage users and roles"),
+    "view_indicators": Text("查看指标与驾驶舱", "view indicators and dashboards"),
 }
 
 

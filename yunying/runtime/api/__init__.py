@@ -20,6 +20,7 @@ from yunying.runtime.api.auth import init_auth
 from yunying.runtime.api.context import init_context
 from yunying.runtime.api.errors import init_errors
 from yunying.runtime.api.explain import blueprint as explain_blueprint
+from yunying.runtime.api.indicators import blueprint as indicators_blueprint
 from yunying.runtime.api.json import YunyingJSONProvider
 from yunying.runtime.api.openapi import init_openapi
 from yunying.runtime.api.org import blueprint as org_blueprint
@@ -49,4 +50,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(workflow_delegations.blueprint)
     app.register_blueprint(inbox.blueprint)
     app.register_blueprint(notifications.blueprint)
+    app.register_blueprint(indicators_blueprint)
     init_openapi(app)

@@ -307,7 +307,8 @@ def _unauthenticated_responses(document: dict[str, Any]) -> None:
 def _service_groups() -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
     """(component schemas, path items) of every hand-written API group."""
     from yunying.runtime.api import (
-        audit, auth_openapi, explain, org_paths, org_schemas, roles, workflow_paths,
+        audit, auth_openapi, explain, indicator_schemas, org_paths, org_schemas, roles,
+        workflow_paths,
     )
     return [(FORMULA_SCHEMAS, FORMULA_PATHS),
             (auth_openapi.SESSION_SCHEMAS, auth_openapi.SESSION_PATHS),
@@ -315,7 +316,8 @@ def _service_groups() -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
             (explain.EXPLAIN_SCHEMAS, explain.EXPLAIN_PATHS),
             (audit.AUDIT_SCHEMAS, audit.AUDIT_PATHS),
             (org_schemas.ORG_SCHEMAS, org_paths.ORG_PATHS),
-            (workflow_paths.WORKFLOW_SCHEMAS, workflow_paths.WORKFLOW_PATHS)]
+            (workflow_paths.WORKFLOW_SCHEMAS, workflow_paths.WORKFLOW_PATHS),
+            (indicator_schemas.INDICATOR_SCHEMAS, indicator_schemas.INDICATOR_PATHS)]
 
 
 def _add_group(spec: APISpec, schemas: Mapping[str, Any], paths: Mapping[str, Any]) -> None:

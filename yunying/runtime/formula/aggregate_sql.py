@@ -46,6 +46,11 @@ given as SQL expressions in ``indicators``.
 The result columns are the ``group_by`` dimensions, in order, then
 :data:`VALUE` (so no dimension may be called ``value``); rows come in no
 particular order — add ``query.order_by(*query.selected_columns[:k])``.
+
+``compile_aggregates({"numerator": n, "denominator": d}, …)`` computes several
+formulas over the same rows and groups in one statement: the dimensions,
+then one column per label (an indicator's numerator and denominator in one
+query); ``compile_aggregate`` is its one-formula case.
 Read a row's value as the formula's type (numbers as ``Decimal``).
 """
 
@@ -63,11 +68,11 @@ from sqlalchemy.sql.expression import FromClause
 from yunying.runtime.formula import ast
 from yunying.runtime.formula.checker import Binding, Checked
 from yunying.runtime.formula.errors import WHOLE, FormulaError
-from yunying.runtime.formula.sql import Columns, SqlCompiler, column_resolver, dialect_for
+from yunying.runtime.formula.sql import Aggregate, Columns, SqlCompiler, column_resolver, dialect_for
 from yunying.runtime.formula.sql_dialect import E, SqlDialect, sql_type
 from yunying.runtime.formula.types import FType
 
-__all__ = ["AggregateSource", "compile_aggregate", "VALUE"]
+__all__ = ["AggregateSource", "compile_aggregate", "compile_aggregates", "VALUE"]
 
 #: the label of the formula's result column.
 VALUE = "value"
@@ -110,21 +115,59 @@ def compile_aggregate(checked: Checked, sources: Mapping[str, AggregateSource], 
     :class:`AggregateSource`. Raises FormulaError (``context``) when an entity
     has no source, lacks a ``group_by`` dimension, or a field has no column.
     """
+    return compile_aggregates({VALUE: checked}, sources, group_by=group_by, dialect=dialect,
+                              today=today, now=now, keys=keys, indicators=indicators)
+
+
+def compile_aggregates(formulas: Mapping[str, Checked], sources: Mapping[str, AggregateSource], *,
+                       group_by: Sequence[str] = (), dialect: str, today: date, now: datetime,
+                       keys: FromClause | None = None,
+                       indicators: Mapping[str, E] | None = None) -> Select:
+    """One SELECT of the group keys, then one column per label of ``formulas``.
+
+    Each column is what :func:`compile_aggregate` gives for that formula, all
+    over the same rows and groups in one statement (an indicator's numerator
+    and denominator: one query). Labels must be distinct from ``group_by``.
+    """
+    if not formulas:
+        raise ValueError("compile_aggregates needs at least one formula")
+    clash = set(formulas) & set(group_by)
+    if clash:
+        raise ValueError(f"result labels {sorted(clash)} are also group-by dimensions")
     d = dialect_for(dialect, today, now)
-    entities = list(dict.fromkeys(checked.aggregates.values()))
-    _require(checked, sources, entities, group_by, keys)
+    entities = list(dict.fromkeys(e for checked in formulas.values()
+                                  for e in checked.aggregates.values()))
+    for checked in formulas.values():
+        _require(checked, sources, list(dict.fromkeys(checked.aggregates.values())), group_by,
+                 keys, any_entity=bool(entities))
     resolvers = {e: sources[e].resolver() for e in entities}
     columns = lambda binding: resolvers[binding.entity](binding)  # noqa: E731
+    parts = _Parts(formulas, d, columns, indicators)
     if not entities and keys is None:
-        value = SqlCompiler(checked, d, columns, indicators=indicators).compile()
-        return select(value.label(VALUE))
+        return select(*parts.values(None))
     if len(entities) == 1 and keys is None:
-        return _single(checked, d, columns, sources[entities[0]], group_by, indicators)
-    return _combined(checked, d, columns, sources, entities, group_by, keys, indicators)
+        return _single(parts, sources[entities[0]], group_by)
+    return _combined(parts, sources, entities, group_by, keys)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The formulas of one compile and what compiling each needs."""
+
+    formulas: Mapping[str, Checked]
+    d: SqlDialect
+    columns: Callable[[Binding], E]
+    indicators: Mapping[str, E] | None
+
+    def values(self, aggregate: Aggregate | None) -> list[E]:
+        """Each formula compiled (aggregates by ``aggregate``), labelled."""
+        return [SqlCompiler(checked, self.d, self.columns, aggregate=aggregate,
+                            indicators=self.indicators).compile().label(label)
+                for label, checked in self.formulas.items()]
 
 
 def _require(checked: Checked, sources: Mapping[str, AggregateSource], entities: list[str],
-             group_by: Sequence[str], keys: FromClause | None) -> None:
+             group_by: Sequence[str], keys: FromClause | None, *, any_entity: bool) -> None:
     for entity in entities:
         source = sources.get(entity)
         if source is None:
@@ -136,7 +179,7 @@ def _require(checked: Checked, sources: Mapping[str, AggregateSource], entities:
                 raise FormulaError.single(
                     "context", checked.tree.span, f"实体 {entity} 没有分组维度“{name}”",
                     f"the entity {entity} cannot be grouped by {name!r}")
-    if group_by and not entities and keys is None:
+    if group_by and not any_entity and keys is None:
         raise FormulaError.single("context", checked.tree.span,
                                   "公式没有汇总任何实体，无法分组",
                                   "the formula aggregates no entity, so there is nothing to group")
@@ -151,32 +194,31 @@ def _aggregate(c: SqlCompiler, node: ast.Call) -> E:
     return c.d.aggregate(node.name, value, where, c.types[node])
 
 
-def _single(checked: Checked, d: SqlDialect, columns: Callable[[Binding], E],
-            source: AggregateSource, group_by: Sequence[str],
-            indicators: Mapping[str, E] | None) -> Select:
-    value = SqlCompiler(checked, d, columns, aggregate=_aggregate, indicators=indicators).compile()
+def _single(parts: _Parts, source: AggregateSource, group_by: Sequence[str]) -> Select:
     dims = [source.dimensions[name] for name in group_by]
-    query = select(*[dim.label(name) for dim, name in zip(dims, group_by)], value.label(VALUE))
+    query = select(*[dim.label(name) for dim, name in zip(dims, group_by)],
+                   *parts.values(_aggregate))
     query = query.select_from(source.rows)
     if source.where is not None:
         query = query.where(source.where)
     return query.group_by(*dims) if dims else query
 
 
-def _combined(checked: Checked, d: SqlDialect, columns: Callable[[Binding], E],
-              sources: Mapping[str, AggregateSource], entities: list[str],
-              group_by: Sequence[str], keys: FromClause | None,
-              indicators: Mapping[str, E] | None) -> Select:
-    inner = SqlCompiler(checked, d, columns, indicators=indicators)
-    calls = list(checked.aggregates)
+def _combined(parts: _Parts, sources: Mapping[str, AggregateSource], entities: list[str],
+              group_by: Sequence[str], keys: FromClause | None) -> Select:
+    d = parts.d
+    owner = {call: checked for checked in parts.formulas.values() for call in checked.aggregates}
+    calls = list(owner)
     labels = {call: f"a{i}" for i, call in enumerate(calls)}
-    compiled = {call: _aggregate(inner, call) for call in calls}
-    blanks = {call: cast(null(), sql_type(checked.types[call])) for call in calls}
+    inner = {id(checked): SqlCompiler(checked, d, parts.columns, indicators=parts.indicators)
+             for checked in parts.formulas.values()}
+    compiled = {call: _aggregate(inner[id(owner[call])], call) for call in calls}
+    blanks = {call: cast(null(), sql_type(owner[call].types[call])) for call in calls}
     branches = []
     for entity in entities:
         source = sources[entity]
         dims = [source.dimensions[name] for name in group_by]
-        own = [(compiled[c] if checked.aggregates[c] == entity else blanks[c]).label(labels[c])
+        own = [(compiled[c] if owner[c].aggregates[c] == entity else blanks[c]).label(labels[c])
                for c in calls]
         branch = select(*[dim.label(name) for dim, name in zip(dims, group_by)], *own)
         branch = branch.select_from(source.rows)
@@ -189,13 +231,11 @@ def _combined(checked: Checked, d: SqlDialect, columns: Callable[[Binding], E],
     rows = union_all(*branches).subquery("formula_groups")
 
     def outer(c: SqlCompiler, node: ast.Call) -> E:
-        picked = func.max(rows.c[labels[node]], type_=sql_type(checked.types[node]))
+        picked = func.max(rows.c[labels[node]], type_=sql_type(c.types[node]))
         if node.name in _ZERO_WHEN_EMPTY:
             return func.coalesce(picked, d.number(Decimal(0)), type_=sql_type(FType.NUMBER))
         return picked
 
-    value = SqlCompiler(checked, d, columns, aggregate=outer, indicators=indicators).compile()
     dims = [rows.c[name] for name in group_by]
-    query = select(*dims, value.label(VALUE)).select_from(rows)
+    query = select(*dims, *parts.values(outer)).select_from(rows)
     return query.group_by(*dims) if dims else query
-

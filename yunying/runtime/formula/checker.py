@@ -20,7 +20,7 @@ condition (checked once, in the scope it would have as a condition).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
@@ -29,10 +29,12 @@ from yunying.runtime.formula import ast
 from yunying.runtime.formula.context import FormulaContext
 from yunying.runtime.formula.errors import FormulaError, FormulaIssue
 from yunying.runtime.formula.functions import FUNCTIONS, ArgProblem, FunctionSpec, type_arguments
+from yunying.runtime.formula.indicator_refs import IndicatorRef
 from yunying.runtime.formula.names import Names, Resolved, Scope, Unresolved, did_you_mean
 from yunying.runtime.formula.operators import (binary_problem, binary_type, comparable, orderable,
                                                unary_problem, unary_type)
 from yunying.runtime.formula.parser import parse
+from yunying.runtime.formula.period_check import check_period_call
 from yunying.runtime.formula.suggest import nearest
 from yunying.runtime.formula.types import FType
 
@@ -90,6 +92,8 @@ class Checked:
     bindings: Mapping[ast.Name, Binding]   # every Name node → what it names
     #: aggregate calls (SUM, COUNT, …) → the qualified entity they aggregate
     aggregates: Mapping[ast.Call, str]
+    #: indicator references: each ``@x`` node and period call (PREV …) → what it reads
+    refs: Mapping[ast.Node, IndicatorRef] = field(default_factory=lambda: MappingProxyType({}))
 
     def type_of(self, node: ast.Node) -> FType:
         return self.types[node]
@@ -125,14 +129,14 @@ def check(source: str, context: FormulaContext, *, expect: FType | None = None) 
                                   frozenset(out.entity_fields), frozenset(out.indicators),
                                   frozenset(out.functions)),
         types=MappingProxyType(out.types), bindings=MappingProxyType(out.bindings),
-        aggregates=MappingProxyType(out.aggregates))
+        aggregates=MappingProxyType(out.aggregates), refs=MappingProxyType(out.refs))
 
 
 class _Sink:
     """What one walk collects (a fresh one for a trial walk of MIN/MAX's second argument)."""
 
     __slots__ = ("issues", "types", "bindings", "aggregates", "fields", "entities",
-                 "entity_fields", "indicators", "functions")
+                 "entity_fields", "indicators", "functions", "refs")
 
     def __init__(self) -> None:
         self.issues: list[FormulaIssue] = []
@@ -144,11 +148,12 @@ class _Sink:
         self.entity_fields: set[tuple[str, str]] = set()
         self.indicators: set[str] = set()
         self.functions: set[str] = set()
+        self.refs: dict[ast.Node, IndicatorRef] = {}
 
     def merge(self, other: "_Sink") -> None:
         self.issues += other.issues
         for name in ("types", "bindings", "aggregates", "fields", "entities", "entity_fields",
-                     "indicators", "functions"):
+                     "indicators", "functions", "refs"):
             getattr(self, name).update(getattr(other, name))
 
 
@@ -269,6 +274,7 @@ class _Checker:
         if isinstance(code, Unresolved):
             return self.issue(code.code, node.span, code.message, code.suggestions)
         self.out.indicators.add(code)
+        self.out.refs[node] = IndicatorRef(code)
         return _N
 
     # -- calls ------------------------------------------------------------
@@ -279,6 +285,8 @@ class _Checker:
             return self.unknown_function(node, scope)
         if spec.aggregate_form is not None and self.is_aggregate(node, spec, scope):
             return self.aggregate(node, spec, scope)
+        if spec.group == "period":
+            return check_period_call(self, node, spec, scope)
         signature = spec.signature(len(node.args))
         if signature is None:
             for arg in node.args:

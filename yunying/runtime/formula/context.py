@@ -59,12 +59,16 @@ class FormulaContext:
     ``entity`` is the current record's entity in ``row`` mode (its fields are
     the bare names); ``entities`` holds every entity reachable by a path or
     nameable in an aggregate; ``indicators`` maps indicator codes to labels.
+    ``home`` is the package the formula belongs to (indicator formulas): an
+    entity written by a bare code or label that several packages share
+    means the home package's own.
     """
 
     mode: Mode = "row"
     entity: str | None = None
     entities: Mapping[str, EntityInfo] = field(default_factory=dict)
     indicators: Mapping[str, Text | None] = field(default_factory=dict)
+    home: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entities", MappingProxyType(dict(self.entities)))

@@ -27,8 +27,8 @@ from yunying.runtime.formula import ast
 from yunying.runtime.formula import values as fv
 from yunying.runtime.formula.checker import Checked
 from yunying.runtime.formula.errors import WHOLE, FormulaError
-from yunying.runtime.formula.evaluator_calls import Closure, Env, Row, applied, build_call, constant, located
-from yunying.runtime.formula.names import Names
+from yunying.runtime.formula.evaluator_calls import (Closure, Env, Row, applied, build_call, constant,
+                                                     indicator_value, located)
 from yunying.runtime.formula.types import FType
 
 __all__ = ["PreparedFormula", "prepare", "evaluate", "evaluate_condition", "evaluate_aggregate"]
@@ -170,19 +170,7 @@ def _name(b: _Builder, node: ast.Name) -> Closure:
 
 
 def _indicator(b: _Builder, node: ast.Indicator) -> Closure:
-    resolved = Names(b.checked.context).indicator(node.code)   # ``@[门诊人次]`` → its code
-    code, span = (resolved if isinstance(resolved, str) else node.code), node.span
-
-    def run(row: Row, env: Env) -> Any:
-        if env.indicators is None:
-            raise FormulaError.single("context", span, f"指标 @{code} 只能在指标计算中使用",
-                                      f"the indicator @{code} is only available when computing indicators")
-        try:
-            return fv.to_number(env.indicators.get(code))
-        except FormulaError as exc:
-            raise located(exc, span) from None
-    return run
-
+    return indicator_value(b, node)
 
 def _unary(b: _Builder, node: ast.Unary) -> Closure:
     operand = b.build(node.operand)

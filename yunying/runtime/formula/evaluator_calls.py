@@ -19,7 +19,8 @@ from yunying.runtime.formula import values as fv
 from yunying.runtime.formula.checker import Checked
 from yunying.runtime.formula.errors import WHOLE, FormulaError
 
-__all__ = ["Row", "Closure", "Env", "Builder", "located", "constant", "applied", "build_call"]
+__all__ = ["Row", "Closure", "Env", "Builder", "located", "constant", "applied", "build_call",
+           "indicator_value"]
 
 Row = Mapping[str, Any]
 Closure = Callable[[Row, "Env"], Any]
@@ -115,6 +116,23 @@ def build_call(b: Builder, node: ast.Call) -> Closure:
 
 # --- functions that are not plain functions of their values -----------------------
 
+def indicator_value(b: Builder, node: ast.Indicator | ast.Call) -> Closure:
+    """``@x`` or a period function (``PREV(@x)`` …): the value given for its reference's key."""
+    ref = b.checked.refs.get(node)
+    key = ref.key if ref is not None else getattr(node, "code", node.name)  # type: ignore[union-attr]
+    span = node.span
+
+    def run(row: Row, env: Env) -> Any:
+        if env.indicators is None:
+            raise FormulaError.single("context", span, f"指标 @{key} 只能在指标计算中使用",
+                                      f"the indicator @{key} is only available when computing indicators")
+        try:
+            return fv.to_number(env.indicators.get(key))
+        except FormulaError as exc:
+            raise located(exc, span) from None
+    return run
+
+
 def _if(b: Builder, node: ast.Call) -> Closure:
     test, then, *rest = b.build_all(node.args)
     otherwise = rest[0] if rest else constant(None)
@@ -159,6 +177,7 @@ _SPECIAL: Mapping[str, Callable[[Builder, ast.Call], Closure]] = {
     "IF": _if, "IFS": _ifs, "COALESCE": _coalesce, "ISNULL": _isnull, "DATE": _date,
     "TODAY": lambda b, node: lambda row, env: env.today,
     "NOW": lambda b, node: lambda row, env: env.now,
+    "PREV": indicator_value, "LASTYEAR": indicator_value, "YTD": indicator_value,
 }
 
 #: functions whose value is a plain function of their arguments' values.

@@ -121,7 +121,7 @@ class FunctionSpec:
     """One function of the language."""
 
     name: str
-    group: Literal["logic", "number", "text", "date", "aggregate"]
+    group: Literal["logic", "number", "text", "date", "aggregate", "period"]
     usage: str                                # e.g. "ROUND(x[, n])"
     signatures: tuple[Signature, ...] = ()    # scalar forms (none: aggregate only)
     aggregate_form: AggregateSpec | None = None
@@ -305,6 +305,11 @@ _CATALOGUE = (
         aggregate=AggregateSpec(None, _N, "zero", entity=True)),
     _fn("COUNTDISTINCT", "aggregate", "COUNTDISTINCT(entity.field[, condition])",
         aggregate=AggregateSpec(None, _N, "zero")),
+    # period (indicator formulas only; the first argument is an @indicator reference)
+    _fn("PREV", "period", "PREV(@indicator[, n])", _sig(_N, "number"),
+        _sig(_N, "number", "number")),
+    _fn("LASTYEAR", "period", "LASTYEAR(@indicator)", _sig(_N, "number")),
+    _fn("YTD", "period", "YTD(@indicator)", _sig(_N, "number")),
 )
 
 #: every function by upper-case name.

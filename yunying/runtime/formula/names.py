@@ -207,9 +207,19 @@ class Names:
             suffix = "." + part
             bare = tuple(code for code in self.entities if code.endswith(suffix))
             if bare:
-                return bare
-        return tuple(code for code, info in self.entities.items() if info.label is not None
-                     and (info.label.zh == part or info.label.en == part))
+                return self._at_home(bare)
+        return self._at_home(tuple(code for code, info in self.entities.items()
+                                   if info.label is not None
+                                   and (info.label.zh == part or info.label.en == part)))
+
+    def _at_home(self, codes: tuple[str, ...]) -> tuple[str, ...]:
+        """Of several entities, the one of the context's home package (if exactly one)."""
+        home = self.context.home
+        if len(codes) < 2 or home is None:
+            return codes
+        own = tuple(code for code in codes if code.startswith(home + ".")
+                    and "." not in code[len(home) + 1:])
+        return own if len(own) == 1 else codes
 
     def entity_names(self) -> list[str]:
         """Every name an entity may be written as (for suggestions)."""

@@ -35,6 +35,8 @@ from yunying.runtime.formula.context import EntityInfo, FormulaContext
 from yunying.runtime.formula.entity_context import Owner, context_for
 from yunying.runtime.formula.errors import FormulaError, FormulaIssue
 from yunying.runtime.formula.types import FIELD_TYPE_MAP, FType
+from yunying.runtime.formula.indicator_check import check_indicators
+from yunying.runtime.generator.check import check_generators
 from yunying.runtime.workflow.package_check import check_workflow_formulas
 
 __all__ = ["DERIVED_ROLES", "check_formulas", "check_role_filters", "FORMULA_CHECKS", "Formula",
@@ -146,7 +148,8 @@ def check_role_filters(spec: PackageSpec, packages: Mapping[str, PackageSpec]
 
 #: the checks every real package load runs (installer, CLI).
 FORMULA_CHECKS: tuple[PackageCheck, ...] = (check_formulas, check_role_filters,
-                                             check_workflow_formulas)
+                                             check_workflow_formulas, check_indicators,
+                                             check_generators)
 
 
 def _check_owner(entity: EntitySpec, owner: Owner, prefix: str,

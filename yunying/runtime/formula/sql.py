@@ -211,11 +211,14 @@ def _name(c: SqlCompiler, node: ast.Name) -> E:
         raise FormulaError.single(issue.code, node.span, issue.message.zh, issue.message.en) from None
 
 
-def _indicator(c: SqlCompiler, node: ast.Indicator) -> E:
-    value = c.indicators.get(node.code) if c.indicators is not None else None
+def _indicator(c: SqlCompiler, node: ast.Indicator | ast.Call) -> E:
+    """``@x`` or a period function (``PREV(@x)`` …): the expression given for its key."""
+    ref = c.checked.refs.get(node)
+    key = ref.key if ref is not None else getattr(node, "code", node.name)  # type: ignore[union-attr]
+    value = c.indicators.get(key) if c.indicators is not None else None
     if value is None:
-        raise FormulaError.single("context", node.span, f"没有提供指标 @{node.code} 的值",
-                                  f"no value was given for the indicator @{node.code}")
+        raise FormulaError.single("context", node.span, f"没有提供指标 @{key} 的值",
+                                  f"no value was given for the indicator @{key}")
     return value
 
 
@@ -335,6 +338,8 @@ def _call(c: SqlCompiler, node: ast.Call) -> E:
             raise FormulaError.single("context", node.span, "汇总函数只能在汇总公式中使用",
                                       "aggregates are only allowed in aggregate formulas")
         return c.aggregate(c, node)
+    if node in c.checked.refs:                 # PREV, LASTYEAR, YTD
+        return _indicator(c, node)
     build = CALLS.get(node.name)
     if build is None:
         raise FormulaError.single("unknown_function", node.name_span,

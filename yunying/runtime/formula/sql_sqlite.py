@@ -9,6 +9,11 @@ compares numbers numerically, texts by their UTF-8 bytes (the code-point
 order) and ISO dates as text — a date against a datetime is compared as its
 midnight, written in SQLAlchemy's storage form ``YYYY-MM-DD HH:MM:SS.ffffff``.
 Booleans are 0 and 1.
+
+``SUM`` of a column declared integer (counts, days, headcount) is SQLite's
+native ``sum()`` — exact over INTEGER values, and much faster than a Python
+aggregate; every other SUM and AVG is the exact Python aggregate ``yyf_sum`` /
+``yyf_avg`` (money stays exact).
 """
 
 from __future__ import annotations
@@ -147,8 +152,11 @@ class SqliteDialect(SqlDialect):
     # --- aggregates ---------------------------------------------------------------------
     def aggregate(self, name: str, value: E | None, where: E | None, ftype: FType) -> E:
         """An aggregate over the rows where ``where`` is TRUE, as ``CASE WHEN … THEN x END``."""
+        whole = name == "SUM" and value is not None and isinstance(value.type, Integer)
         if where is not None:
             value = case((where, value if value is not None else literal_column("1")))
+        if whole:   # an integer field: SQLite's own sum() is exact (and NULL over no row)
+            return call("coalesce", func.sum(value), literal_column("0"), type_=NUMBER)
         if name == "COUNT":
             return type_coerce(func.count(value) if value is not None else func.count(),
                                NUMBER)

@@ -15,13 +15,14 @@ from flask import Blueprint, Flask
 
 from yunying.runtime.api.errors import HTML_ERRORS
 from yunying.runtime.ui import (
-    actions, auth, detail, error_pages, excel_pages, forms, home, inbox, listing, lookups,
+    actions, auth, dashboards, detail, error_pages, excel_pages, forms, home, inbox, listing,
+    lookups,
 )
 from yunying.runtime.ui.web import T, current_page, lang, tr
 
 __all__ = ["init_ui"]
 
-_PAGES = (auth, home, listing, forms, lookups, detail, inbox, actions, excel_pages)
+_PAGES = (auth, home, listing, forms, lookups, detail, inbox, actions, excel_pages, dashboards)
 
 
 def init_ui(app: Flask) -> None:

@@ -8,6 +8,8 @@ the package. Only entities the user may ``read`` are listed
 (:meth:`RecordService.may`, the same grants the record service enforces);
 empty menus and domains are dropped. The layout also shows the user's name
 and the size of the pending box (:func:`yunying.runtime.workflow.inbox.pending_count`).
+Holders of the platform action ``view_indicators`` get a first domain 指标
+linking the dashboards (:mod:`.dashboards`) when indicators are installed.
 
 Everything is computed once per request (kept on ``flask.g``): the name
 and the pending count are two small queries in one read transaction; the
@@ -28,6 +30,7 @@ from yunying.platform.errors import NotFound
 from yunying.platform.i18n import Text
 from yunying.runtime.registry import Registry
 from yunying.runtime.records.service import RecordService
+from yunying.runtime.ui.dashboards_model import may_view
 from yunying.runtime.ui.web import ctx, runtime_of, services, signed_in, tr
 from yunying.runtime.workflow import inbox
 
@@ -70,13 +73,24 @@ def _user_name(conn: Any, code: str) -> Text:
 def navigation(registry: Registry, records: RecordService, context: Context) -> list[dict]:
     """Domains → menus → entities ``context`` may read, labels in its language."""
     language = context.language
-    domains = []
+    domains = _dashboards(registry, context, language)
     for package in registry.packages.values():
         menus = _menus(package, records, context, language)
         if menus:
             domains.append({"code": package.code, "label": package.label.get(language),
                             "menus": menus})
     return domains
+
+
+def _dashboards(registry: Registry, context: Context, language: str) -> list[dict]:
+    """The 指标 domain (the dashboards), for those who may view indicators."""
+    if not registry.indicators or not may_view(context):
+        return []
+    label = Text("指标", "Indicators").get(language)
+    link = {"code": "dashboards", "label": Text("院长视窗", "Dashboards").get(language),
+            "url": f"{request.script_root}/dashboards"}
+    return [{"code": "dashboards", "label": label,
+             "menus": [{"code": "dashboards", "label": label, "entities": [link]}]}]
 
 
 def _menus(package: PackageSpec, records: RecordService, context: Context,

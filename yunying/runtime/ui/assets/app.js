@@ -35,7 +35,10 @@ bindLines(document, { added: enhance, removed: destroyWidgets });
 
 htmx.onLoad(enhance);
 document.addEventListener("htmx:beforeCleanupElement", (event) => {
-  if (event.target.hasAttribute("data-widget-ready")) destroyWidget(event.target);
+  // htmx cleans up text nodes too (a swapped fragment's whitespace): elements only
+  if (event.target instanceof Element && event.target.hasAttribute("data-widget-ready")) {
+    destroyWidget(event.target);
+  }
 });
 if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", () => enhance(document));

@@ -1,9 +1,10 @@
 /**
  * Build the staff UI bundle (Yunying, front-end build; run by `./dev setup`
  * or `npm run build`): app.js and app.css of this folder, with the npm
- * libraries they import, into ../static/dist/app.js and app.css — minified,
+ * libraries they import, into ../static/dist/app.js and app.css, and the
+ * dashboards' charts.js (ECharts; loaded only by dashboard pages) — minified,
  * with linked source maps and the libraries' licence comments at the end.
- * Both bundles are built in memory first and written only when both built
+ * All bundles are built in memory first and written only when all built
  * (each file through a temporary name and a rename), so a failed build never
  * leaves a half-new dist/ behind and a server never reads half a file.
  *
@@ -32,6 +33,7 @@ const COMMON = {
 
 const BUNDLES = [
   { ...COMMON, entryPoints: [join(ASSETS, "app.css")] },
+  { ...COMMON, entryPoints: [join(ASSETS, "charts.js")], format: "iife" },
   { ...COMMON, entryPoints: [join(ASSETS, "app.js")], format: "iife" },
 ];
 
