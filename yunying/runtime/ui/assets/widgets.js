@@ -75,6 +75,13 @@ function serverScore(served) {
   };
 }
 
+/** An answer arriving after the user picked and moved on must not open the
+ * list again over the next fields: Tom Select refreshes (and opens) the
+ * dropdown on every answer, focused or not. */
+function closeIfLeft(widget) {
+  if (!widget.isFocused) widget.close();
+}
+
 function loader(select, served) {
   return function load(query, callback) {
     const url = new URL(select.dataset.lookupUrl, window.location.href);
@@ -85,10 +92,12 @@ function loader(select, served) {
         const items = Array.isArray(answer.items) ? answer.items : [];
         served.set(query, new Map(items.map((item, rank) => [String(item.value), rank])));
         callback(items);
+        closeIfLeft(this);
       })
       .catch(() => {
         delete this.loadedSearches[query]; // let the same search be tried again
         callback();
+        closeIfLeft(this);
       });
   };
 }
