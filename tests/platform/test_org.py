@@ -38,6 +38,17 @@ def test_descendants_and_ancestors(conn):
     assert org.descendants(conn, ADM, "hosp", date(2025, 1, 1)) == []
 
 
+def test_children_and_parent_are_one_level_on_a_date(conn):
+    assert org.children(conn, ADM, "hosp", D1) == ["med", "surg"]
+    assert org.children(conn, ADM, "card", D1) == []
+    assert org.parent(conn, ADM, "card", D1) == "med"
+    assert org.parent(conn, ADM, "hosp", D1) is None
+    reparent(conn, ADM, "card", "surg", D1)
+    assert org.parent(conn, ADM, "card", D0) == "med"
+    assert org.parent(conn, ADM, "card", D1) == "surg"
+    assert org.children(conn, ADM, "surg", D1) == ["card", "ortho"]
+
+
 def test_reparent_changes_only_from_its_date(conn):
     reparent(conn, ADM, "card", "surg", D1)
     assert org.ancestors(conn, ADM, "card", D0) == ["med", "hosp"]

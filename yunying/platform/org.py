@@ -34,7 +34,7 @@ __all__ = [
     "TREE_KINDS", "LOCATION_KINDS",
     "add_unit", "add_location", "add_tree", "add_edge", "move_location",
     "set_head", "assign", "refuse_cycle",
-    "descendants", "ancestors", "descendants_query", "location_of", "location_path",
+    "descendants", "ancestors", "children", "parent", "descendants_query", "location_of", "location_path",
     "primary_unit", "heads_above",
 ]
 
@@ -295,6 +295,23 @@ def descendants(conn: Connection, tree: str, unit: str, as_of: date) -> list[str
 def ancestors(conn: Connection, tree: str, unit: str, as_of: date) -> list[str]:
     """Codes of the units above ``unit`` in ``tree`` on ``as_of``, parent first."""
     return _walk(conn, tree, unit, as_of, down=False)
+
+
+def children(conn: Connection, tree: str, unit: str, as_of: date) -> list[str]:
+    """Codes of the units directly below ``unit`` in ``tree`` on ``as_of``, by code."""
+    e = org_edge
+    rows = conn.execute(select(e.c.child_code)
+                        .where(e.c.tree_code == tree, e.c.parent_code == unit, _active(e, as_of))
+                        .order_by(e.c.child_code))
+    return [code for (code,) in rows]
+
+
+def parent(conn: Connection, tree: str, unit: str, as_of: date) -> str | None:
+    """The unit directly above ``unit`` in ``tree`` on ``as_of`` (None: a root)."""
+    e = org_edge
+    return conn.execute(select(e.c.parent_code)
+                        .where(e.c.tree_code == tree, e.c.child_code == unit, _active(e, as_of))
+                        .order_by(e.c.parent_code).limit(1)).scalar()
 
 
 def location_of(conn: Connection, unit: str, as_of: date) -> str | None:

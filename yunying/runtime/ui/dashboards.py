@@ -29,6 +29,7 @@ from sqlalchemy import Connection
 
 from yunying.platform.errors import InvalidQuery, NotFound, YunyingError
 from yunying.platform.i18n import Text
+from yunying.platform.org import parent
 from yunying.platform.org_admin import list_trees
 from yunying.runtime.access.grants import require_platform
 from yunying.runtime.indicators.colours import colour
@@ -36,7 +37,7 @@ from yunying.runtime.indicators.periods import period_of
 from yunying.runtime.indicators.snapshot import tree_roots
 from yunying.runtime.ui import dashboards_model as model
 from yunying.runtime.ui.dashboards_values import (
-    DashboardValues, latest_period, parent, unit_exists,
+    DashboardValues, latest_period, unit_exists,
 )
 from yunying.runtime.ui.display import Labels
 from yunying.runtime.ui.web import ctx, lang, login_required, render, runtime_of, services

@@ -16,16 +16,16 @@ indicator's decimals, with the version that computed them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
-from yunying.platform.tables import indicator_value, org_edge, org_unit
+from yunying.platform.org import children
+from yunying.platform.tables import indicator_value, org_unit
 from yunying.runtime.indicators.periods import Period
 
-__all__ = ["Value", "DashboardValues", "latest_period", "children", "parent", "unit_exists"]
+__all__ = ["Value", "DashboardValues", "latest_period", "unit_exists"]
 
 
 @dataclass(frozen=True)
@@ -38,28 +38,6 @@ class Value:
 
 
 _MISSING = Value(None)
-
-
-def _active(edge: Any, day: date) -> Any:
-    return and_(edge.c.valid_from <= day,
-                (edge.c.valid_to.is_(None)) | (edge.c.valid_to > day))
-
-
-def children(conn: Connection, tree: str, unit: str, day: date) -> list[str]:
-    """The units directly below ``unit`` in ``tree`` on ``day``, by code."""
-    e = org_edge
-    rows = conn.execute(select(e.c.child_code)
-                        .where(e.c.tree_code == tree, e.c.parent_code == unit, _active(e, day))
-                        .order_by(e.c.child_code))
-    return [code for (code,) in rows]
-
-
-def parent(conn: Connection, tree: str, unit: str, day: date) -> str | None:
-    """The unit directly above ``unit`` in ``tree`` on ``day`` (None: a root)."""
-    e = org_edge
-    return conn.execute(select(e.c.parent_code)
-                        .where(e.c.tree_code == tree, e.c.child_code == unit, _active(e, day))
-                        .order_by(e.c.parent_code).limit(1)).scalar()
 
 
 def unit_exists(conn: Connection, code: str) -> bool:
