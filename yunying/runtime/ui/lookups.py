@@ -190,21 +190,20 @@ def _coded(table: Any, codes: Iterable[Any]) -> list[str]:
 
 def user_texts(conn: Connection, codes: Iterable[Any], language: str) -> dict[str, str]:
     """``name (code)`` of the users ``codes``, active or not."""
-    wanted = _coded(user, codes)
-    if not wanted:
-        return {}
-    rows = conn.execute(select(user.c.code, user.c.name_zh, user.c.name_en)
-                        .where(user.c.code.in_(wanted)))
-    return {r.code: _name(r, language) for r in rows}
+    return _texts(conn, user, codes, language)
 
 
 def unit_texts(conn: Connection, codes: Iterable[Any], language: str) -> dict[str, str]:
     """``name (code)`` of the org units ``codes``, valid today or not."""
-    wanted = _coded(org_unit, codes)
+    return _texts(conn, org_unit, codes, language)
+
+
+def _texts(conn: Connection, table: Any, codes: Iterable[Any], language: str) -> dict[str, str]:
+    wanted = _coded(table, codes)
     if not wanted:
         return {}
-    rows = conn.execute(select(org_unit.c.code, org_unit.c.name_zh, org_unit.c.name_en)
-                        .where(org_unit.c.code.in_(wanted)))
+    rows = conn.execute(select(table.c.code, table.c.name_zh, table.c.name_en)
+                        .where(table.c.code.in_(wanted)))
     return {r.code: _name(r, language) for r in rows}
 
 
